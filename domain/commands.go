@@ -1,0 +1,995 @@
+package domain
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Command is a request to record a step of a project's life. Each command
+// names itself, validates its own fields, and decides against the project's
+// state which events it yields.
+type Command interface {
+	// CommandName is stable and used in the role table and the API ("disburse").
+	CommandName() string
+	// EffectiveAt is when the step took effect (never defaulted to now).
+	EffectiveAt() time.Time
+	validate() error
+	decide(p *Project) ([]Event, error)
+}
+
+// At carries a command's effective time ("effective_time" in JSON, RFC 3339).
+type At struct {
+	EffectiveTime time.Time `json:"effective_time"`
+}
+
+// EffectiveAt returns the effective time.
+func (a At) EffectiveAt() time.Time { return a.EffectiveTime }
+
+// permitted lists, for each command, the roles that may record it.
+var permitted = map[string][]Role{
+	"register":              {RoleOwner, RoleCountyDRC, RoleCityDRC},
+	"screen":                {RoleCountyDRC, RoleCityDRC},
+	"submit_report":         {RoleOwner, RoleCountyDRC},
+	"record_review":         {RoleProvinceDRC, RoleCityDRC},
+	"record_national_reply": {RoleNDRC, RoleProvinceDRC},
+	"issue_plan":            {RoleNDRC, RoleProvinceDRC, RoleCityDRC},
+	"open_special_account":  {RoleOwner, RoleFinance},
+	"disburse":              {RoleFinance},
+	"pass_pilot_assessment": {RoleNDRC, RoleProvinceDRC},
+	"report_progress":       {RoleOwner, RoleCountyDRC},
+	"request_change":        {RoleOwner, RoleCountyDRC},
+	"decide_change":         {RoleCityDRC, RoleProvinceDRC, RoleNDRC},
+	"record_inspection":     {RoleAuditor, RoleCountyDRC, RoleCityDRC, RoleProvinceDRC, RoleFinance},
+	"complete":              {RoleOwner, RoleCountyDRC},
+	"file_acceptance_item":  {RoleOwner, RoleCountyDRC},
+	"request_acceptance":    {RoleOwner, RoleCountyDRC, RoleCityDRC},
+	"record_acceptance":     {RoleProvinceDRC, RoleCityDRC},
+	"terminate":             {RoleProvinceDRC, RoleNDRC, RoleCityDRC},
+	"refund":                {RoleFinance},
+	"close":                 {RoleCountyDRC, RoleCityDRC, RoleProvinceDRC},
+}
+
+// PermittedRoles returns the roles that may issue the command named name.
+func PermittedRoles(name string) []Role { return append([]Role(nil), permitted[name]...) }
+
+// Decide checks cmd against the project's state and returns the events it
+// yields, or why it may not be recorded: a *Error of kind KindInvalid (a field),
+// KindForbidden (the role), KindNotFound (no such project), KindExists (register
+// twice) or KindRule (a named rule). now is the recording time; the effective
+// time may not lie after it, nor before the project's last step.
+func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, error) {
+	name := cmd.CommandName()
+	if strings.TrimSpace(actor.Name) == "" {
+		return nil, invalid("actor", "the acting person is required")
+	}
+	if !actor.Role.Valid() {
+		return nil, invalid("role", "unknown role %q", actor.Role)
+	}
+	if !hasRole(permitted[name], actor.Role) {
+		return nil, &Error{Kind: KindForbidden, Code: CodeRole, Project: p.id,
+			Msg: fmt.Sprintf("role %s may not %s (permitted: %v)", actor.Role, name, permitted[name])}
+	}
+	if _, isReg := cmd.(*RegisterProject); isReg {
+		if p.Exists() {
+			return nil, &Error{Kind: KindExists, Code: CodeExists, Project: p.id, Msg: "project is registered already"}
+		}
+	} else if !p.Exists() {
+		return nil, &Error{Kind: KindNotFound, Code: CodeNotFound, Project: p.id, Msg: "no such project"}
+	}
+	at := cmd.EffectiveAt()
+	if at.IsZero() {
+		return nil, withProject(p.id, invalid("effective_time", "when the step took effect is required (RFC 3339, e.g. 2011-08-15T00:00:00+08:00)"))
+	}
+	if at.After(now) {
+		return nil, withProject(p.id, &Error{Kind: KindRule, Code: CodeEffectiveTime, Field: "effective_time",
+			Msg: fmt.Sprintf("effective time %s lies in the future (now %s)", at.Format(time.RFC3339), now.Format(time.RFC3339))})
+	}
+	if err := cmd.validate(); err != nil {
+		return nil, withProject(p.id, err)
+	}
+	// Inspections and audits may be recorded late, out of order; every other
+	// step follows the one before it.
+	if _, late := cmd.(*RecordInspection); !late && at.Before(p.lastEffective) {
+		return nil, withProject(p.id, &Error{Kind: KindRule, Code: CodeEffectiveTime, Field: "effective_time",
+			Msg: fmt.Sprintf("effective time %s precedes the project's last step at %s", at.Format(time.RFC3339), p.lastEffective.Format(time.RFC3339))})
+	}
+	evs, err := cmd.decide(p)
+	if err != nil {
+		return nil, withProject(p.id, err)
+	}
+	return evs, nil
+}
+
+func withProject(id ProjectID, err error) error {
+	if e, ok := err.(*Error); ok && e.Project == "" {
+		e.Project = id
+	}
+	return err
+}
+
+func hasRole(rs []Role, r Role) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return invalid(field, "is required")
+	}
+	if len(v) > 2000 {
+		return invalid(field, "is longer than 2000 bytes")
+	}
+	return nil
+}
+
+func optional(field, v string) error {
+	if len(v) > 2000 {
+		return invalid(field, "is longer than 2000 bytes")
+	}
+	return nil
+}
+
+func wrongStatus(p *Project, step string, want ...Status) error {
+	if p.status == StatusTerminated || p.status == StatusClosed {
+		return refuse(CodeAfterTermination, "R12", "cannot %s: the project is %s", step, p.status)
+	}
+	return refuse(CodeWrongStatus, "", "cannot %s in status %s (allowed in: %v)", step, p.status, want)
+}
+
+func in(s Status, ss ...Status) bool {
+	for _, x := range ss {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// RegisterProject applies for funding and enters the project into the ledger.
+type RegisterProject struct {
+	At
+	ID                  ProjectID    `json:"id,omitempty"`
+	Name                string       `json:"name"`
+	Owner               string       `json:"owner"`
+	City                DivisionCode `json:"city"`
+	County              DivisionCode `json:"county"`
+	Category            Category     `json:"category"`
+	Programmes          []string     `json:"programmes"`
+	TotalInvestment     Fen          `json:"total_investment"`
+	CompletedInvestment Fen          `json:"completed_investment"`
+	PlannedStart        Date         `json:"planned_start"`
+	PlannedEnd          Date         `json:"planned_end"`
+	Requested           Amounts      `json:"requested"`
+	Description         string       `json:"description,omitempty"`
+}
+
+func (*RegisterProject) CommandName() string { return "register" }
+
+func (c *RegisterProject) validate() error {
+	if err := c.ID.Validate("id"); err != nil {
+		return err
+	}
+	for _, f := range []struct{ n, v string }{{"name", c.Name}, {"owner", c.Owner}} {
+		if err := required(f.n, f.v); err != nil {
+			return err
+		}
+	}
+	if err := optional("description", c.Description); err != nil {
+		return err
+	}
+	if err := validateRegion(c.City, c.County); err != nil {
+		return err
+	}
+	if !c.Category.Valid() {
+		return invalid("category", "unknown category %q (known: %v)", c.Category, Categories)
+	}
+	if len(c.Programmes) == 0 {
+		return invalid("programmes", "at least one programme is required (known: %v)", ProgrammeCodes())
+	}
+	seen := map[string]bool{}
+	for i, pr := range c.Programmes {
+		if _, ok := Programmes[pr]; !ok {
+			return invalid(fmt.Sprintf("programmes[%d]", i), "unknown programme %q (known: %v)", pr, ProgrammeCodes())
+		}
+		if seen[pr] {
+			return invalid(fmt.Sprintf("programmes[%d]", i), "programme %q is listed twice", pr)
+		}
+		seen[pr] = true
+	}
+	if c.TotalInvestment <= 0 || c.TotalInvestment > maxAmount {
+		return invalid("total_investment", "must be a positive number of fen up to %d, got %d", maxAmount, c.TotalInvestment)
+	}
+	if c.CompletedInvestment < 0 || c.CompletedInvestment > c.TotalInvestment {
+		return invalid("completed_investment", "must lie between 0 and total_investment (%d), got %d", c.TotalInvestment, c.CompletedInvestment)
+	}
+	if err := c.PlannedStart.validate("planned_start"); err != nil {
+		return err
+	}
+	if err := c.PlannedEnd.validate("planned_end"); err != nil {
+		return err
+	}
+	if !c.PlannedEnd.Time().After(c.PlannedStart.Time()) {
+		return invalid("planned_end", "must lie after planned_start (%s), got %s", c.PlannedStart, c.PlannedEnd)
+	}
+	if len(c.Requested) == 0 {
+		return invalid("requested", "the subsidy requested per funding source is required")
+	}
+	if err := validateAmounts("requested", c.Requested, false); err != nil {
+		return err
+	}
+	if c.Requested.Total() > c.TotalInvestment {
+		return invalid("requested", "the subsidy requested (%d) exceeds the total investment (%d)", c.Requested.Total(), c.TotalInvestment)
+	}
+	return nil
+}
+
+func (c *RegisterProject) decide(p *Project) ([]Event, error) {
+	progs := append([]string(nil), c.Programmes...)
+	return []Event{ProjectRegistered{
+		Name: strings.TrimSpace(c.Name), Owner: strings.TrimSpace(c.Owner), City: c.City, County: c.County,
+		Category: c.Category, Programmes: progs, TotalInvestment: c.TotalInvestment,
+		CompletedInvestment: c.CompletedInvestment, PlannedStart: c.PlannedStart, PlannedEnd: c.PlannedEnd,
+		Requested: c.Requested.Clone(), Description: c.Description,
+	}}, nil
+}
+
+// Screen checks the project against R2: investment already completed at most
+// the programme's share of the total (the strictest of its programmes).
+type Screen struct {
+	At
+	Note string `json:"note,omitempty"`
+}
+
+func (*Screen) CommandName() string { return "screen" }
+func (c *Screen) validate() error   { return optional("note", c.Note) }
+
+func (c *Screen) decide(p *Project) ([]Event, error) {
+	if p.status != StatusApplied {
+		return nil, wrongStatus(p, "screen", StatusApplied)
+	}
+	threshold, prog := int64(10000), ""
+	for _, code := range p.reg.Programmes {
+		if pr := Programmes[code]; pr.MaxCompletedBP < threshold {
+			threshold, prog = pr.MaxCompletedBP, code
+		}
+	}
+	completedBP := basisPoints(p.reg.CompletedInvestment, p.reg.TotalInvestment)
+	if p.reg.CompletedInvestment > share(p.reg.TotalInvestment, threshold) {
+		return nil, refuse(CodeEligibility, "R2", "investment completed at application (%s yuan) exceeds %d.%02d%% of the total (%s yuan) allowed by programme %s",
+			p.reg.CompletedInvestment, threshold/100, threshold%100, p.reg.TotalInvestment, prog)
+	}
+	return []Event{ProjectScreened{CompletedBP: completedBP, ThresholdBP: threshold, Programme: prog, Note: c.Note}}, nil
+}
+
+// SubmitApplicationReport files the 项目资金申请报告 with the R3 attachments.
+type SubmitApplicationReport struct {
+	At
+	Reference   string       `json:"reference"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+func (*SubmitApplicationReport) CommandName() string { return "submit_report" }
+
+func (c *SubmitApplicationReport) validate() error {
+	if err := required("reference", c.Reference); err != nil {
+		return err
+	}
+	for i, a := range c.Attachments {
+		if !hasString(RequiredAttachments, a.Kind) {
+			return invalid(fmt.Sprintf("attachments[%d].kind", i), "unknown attachment kind %q (known: %v)", a.Kind, RequiredAttachments)
+		}
+		if err := required(fmt.Sprintf("attachments[%d].reference", i), a.Reference); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *SubmitApplicationReport) decide(p *Project) ([]Event, error) {
+	if p.status != StatusScreened {
+		return nil, wrongStatus(p, "submit the application report", StatusScreened)
+	}
+	var missing []string
+	for _, k := range RequiredAttachments {
+		found := false
+		for _, a := range c.Attachments {
+			found = found || a.Kind == k
+		}
+		if !found {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		e := refuse(CodeMissingAttachments, "R3", "the application report lacks the attachments %v", missing)
+		e.Field = "attachments"
+		return nil, e
+	}
+	return []Event{ApplicationReportSubmitted{Reference: c.Reference, Attachments: append([]Attachment(nil), c.Attachments...)}}, nil
+}
+
+func hasString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RecordReview records the provincial (or, for a city programme, the city's)
+// review: outcome "passed" with a reference, or "rejected" with a reason.
+type RecordReview struct {
+	At
+	Outcome   string `json:"outcome"`
+	Reference string `json:"reference,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (*RecordReview) CommandName() string { return "record_review" }
+
+func (c *RecordReview) validate() error {
+	switch c.Outcome {
+	case "passed":
+		return required("reference", c.Reference)
+	case "rejected":
+		return required("reason", c.Reason)
+	}
+	return invalid("outcome", `must be "passed" or "rejected", got %q`, c.Outcome)
+}
+
+func (c *RecordReview) decide(p *Project) ([]Event, error) {
+	if p.status != StatusReportSubmitted {
+		return nil, wrongStatus(p, "record the review", StatusReportSubmitted)
+	}
+	if c.Outcome == "passed" {
+		return []Event{ProvincialReviewPassed{Reference: c.Reference}}, nil
+	}
+	return []Event{ProvincialReviewRejected{Reason: c.Reason}}, nil
+}
+
+// national reports whether any of the project's programmes is a national one,
+// which needs the NDRC's 复函 before the plan (R4).
+func (p *Project) national() bool {
+	for _, c := range p.reg.Programmes {
+		if c == "central_rcep" || c == "kitchen_waste_pilot" || c == "urban_mine" {
+			return true
+		}
+	}
+	return false
+}
+
+// RecordNationalReply records the NDRC's 复函 (R4).
+type RecordNationalReply struct {
+	At
+	Reference string `json:"reference"`
+}
+
+func (*RecordNationalReply) CommandName() string { return "record_national_reply" }
+func (c *RecordNationalReply) validate() error   { return required("reference", c.Reference) }
+
+func (c *RecordNationalReply) decide(p *Project) ([]Event, error) {
+	if in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted) {
+		return nil, refuse(CodeBeforeReview, "R4", "the national reply follows the provincial review, and the project is %s", p.status)
+	}
+	if p.status != StatusProvinciallyApproved {
+		return nil, wrongStatus(p, "record the national reply", StatusProvinciallyApproved)
+	}
+	if !p.national() {
+		return nil, refuse(CodeWrongStatus, "R4", "no programme of this project (%v) is national; it needs no national reply", p.reg.Programmes)
+	}
+	return []Event{NationalReplyReceived{Reference: c.Reference}}, nil
+}
+
+// IssueInvestmentPlan lists the project in an investment plan with its awards (R4).
+type IssueInvestmentPlan struct {
+	At
+	Reference       string  `json:"reference"`
+	Awards          Amounts `json:"awards"`
+	TotalInvestment Fen     `json:"total_investment,omitempty"` // the plan's total; defaults to the registered one
+}
+
+func (*IssueInvestmentPlan) CommandName() string { return "issue_plan" }
+
+func (c *IssueInvestmentPlan) validate() error {
+	if err := required("reference", c.Reference); err != nil {
+		return err
+	}
+	if len(c.Awards) == 0 {
+		return invalid("awards", "at least one award per funding source is required")
+	}
+	if err := validateAmounts("awards", c.Awards, false); err != nil {
+		return err
+	}
+	if c.TotalInvestment < 0 || c.TotalInvestment > maxAmount {
+		return invalid("total_investment", "must be a positive number of fen, got %d", c.TotalInvestment)
+	}
+	return nil
+}
+
+func (c *IssueInvestmentPlan) decide(p *Project) ([]Event, error) {
+	switch {
+	case in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted):
+		return nil, refuse(CodeBeforeReview, "R4", "the investment plan follows the review, and the project is %s", p.status)
+	case p.status == StatusProvinciallyApproved && p.national():
+		return nil, refuse(CodeBeforeReply, "R4", "a national programme's plan follows the national reply (复函), which is not recorded")
+	case p.status != StatusProvinciallyApproved && p.status != StatusReplyReceived:
+		return nil, wrongStatus(p, "issue the investment plan", StatusProvinciallyApproved, StatusReplyReceived)
+	}
+	total := c.TotalInvestment
+	if total == 0 {
+		total = p.total
+	}
+	if c.Awards.Total() > total {
+		e := refuse(CodeOverAward, "R4", "the awards (%s yuan) exceed the plan's total investment (%s yuan)", c.Awards.Total(), total)
+		e.Field = "awards"
+		return nil, e
+	}
+	return []Event{InvestmentPlanIssued{Reference: c.Reference, Awards: c.Awards.Clone(), TotalInvestment: total}}, nil
+}
+
+// OpenSpecialAccount records the dedicated bank account (R5).
+type OpenSpecialAccount struct {
+	At
+	Bank       string `json:"bank"`
+	AccountRef string `json:"account_ref"`
+}
+
+func (*OpenSpecialAccount) CommandName() string { return "open_special_account" }
+
+func (c *OpenSpecialAccount) validate() error {
+	if err := required("bank", c.Bank); err != nil {
+		return err
+	}
+	if err := required("account_ref", c.AccountRef); err != nil {
+		return err
+	}
+	if len(c.AccountRef) > 32 {
+		return invalid("account_ref", "a reference or the last digits, at most 32 bytes; never the full account number")
+	}
+	return nil
+}
+
+func (c *OpenSpecialAccount) decide(p *Project) ([]Event, error) {
+	if p.accountOpened {
+		return nil, refuse(CodeNoChange, "R5", "the special account is open already")
+	}
+	if !in(p.status, StatusReplyReceived, StatusImplementing, StatusProvinciallyApproved) {
+		if in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted) {
+			return nil, refuse(CodeBeforeReview, "R5", "the special account is opened once the project is approved, and it is %s", p.status)
+		}
+		return nil, wrongStatus(p, "open the special account", StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing)
+	}
+	if p.status == StatusProvinciallyApproved && p.national() {
+		return nil, refuse(CodeBeforeReply, "R5", "the special account is opened once the national reply (复函) arrives")
+	}
+	return []Event{SpecialAccountOpened{Bank: c.Bank, AccountRef: c.AccountRef}}, nil
+}
+
+// Disburse pays a tranche from one funding source into the special account,
+// by progress (R6).
+type Disburse struct {
+	At
+	Source Source `json:"source"`
+	Amount Fen    `json:"amount"`
+	Basis  string `json:"basis"`
+}
+
+func (*Disburse) CommandName() string { return "disburse" }
+
+func (c *Disburse) validate() error {
+	if !c.Source.Valid() {
+		return invalid("source", "unknown funding source %q (known: %v)", c.Source, Sources)
+	}
+	if c.Amount <= 0 || c.Amount > maxAmount {
+		return invalid("amount", "must be a positive number of fen, got %d", c.Amount)
+	}
+	return required("basis", c.Basis)
+}
+
+func (c *Disburse) decide(p *Project) ([]Event, error) {
+	switch {
+	case in(p.status, StatusTerminated, StatusClosed):
+		return nil, refuse(CodeAfterTermination, "R12", "no disbursement after the project is %s", p.status)
+	case in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived, StatusReviewRejected):
+		return nil, refuse(CodeBeforePlan, "R4", "no disbursement before the investment plan is issued (status %s)", p.status)
+	case !p.accountOpened:
+		return nil, refuse(CodeNoAccount, "R5", "no disbursement before the special account is opened")
+	}
+	if ch := p.pendingChange(); ch != nil {
+		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "no disbursement while change %s (%s) awaits approval", ch.ID, ch.Kind)
+	}
+	award := p.awarded[c.Source]
+	after, ok := addFen(p.disbursed[c.Source], c.Amount)
+	if !ok {
+		return nil, refuse(CodeAmountOverflow, "", "amount overflows")
+	}
+	if after > award {
+		e := refuse(CodeOverAward, "R6", "disbursing %s yuan from %s would pay %s yuan against an award of %s yuan",
+			c.Amount, c.Source, after, award)
+		e.Field = "amount"
+		return nil, e
+	}
+	if bp := p.predisbursementBP(); bp > 0 && !p.pilotAssessed && after > share(award, bp) {
+		e := refuse(CodePredisbursementLimit, "R18", "before the pilot assessment passes at most %d%% of the %s award (%s yuan) may be paid; this would pay %s yuan",
+			bp/100, c.Source, share(award, bp), after)
+		e.Field = "amount"
+		return nil, e
+	}
+	return []Event{FundsDisbursed{Source: c.Source, Amount: c.Amount, Tranche: p.tranches + 1, Basis: c.Basis}}, nil
+}
+
+func (p *Project) predisbursementBP() int64 {
+	var bp int64
+	for _, code := range p.reg.Programmes {
+		if v := Programmes[code].PredisbursementBP; v > bp {
+			bp = v
+		}
+	}
+	return bp
+}
+
+func changeRule(k ChangeKind) string {
+	switch k {
+	case ChangeContent:
+		return "R8"
+	case ChangeOwnerRename:
+		return "R9"
+	}
+	return "R10"
+}
+
+// PassPilotAssessment records that the pilot city passed its assessment (R18).
+type PassPilotAssessment struct {
+	At
+	Reference string `json:"reference"`
+}
+
+func (*PassPilotAssessment) CommandName() string { return "pass_pilot_assessment" }
+func (c *PassPilotAssessment) validate() error   { return required("reference", c.Reference) }
+
+func (c *PassPilotAssessment) decide(p *Project) ([]Event, error) {
+	if p.predisbursementBP() == 0 {
+		return nil, refuse(CodeWrongStatus, "R18", "no programme of this project (%v) pays in advance of a pilot assessment", p.reg.Programmes)
+	}
+	if p.pilotAssessed {
+		return nil, refuse(CodeNoChange, "R18", "the pilot assessment has passed already")
+	}
+	if !in(p.status, StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAcceptanceFailed, StatusAccepted) {
+		return nil, wrongStatus(p, "record the pilot assessment", StatusImplementing, StatusCompleted)
+	}
+	return []Event{PilotAssessmentPassed{Reference: c.Reference}}, nil
+}
+
+// ReportProgress files a progress report (R7).
+type ReportProgress struct {
+	At
+	AsOf                Date   `json:"as_of"`
+	InvestmentCompleted Fen    `json:"investment_completed"`
+	PhysicalProgressBP  int64  `json:"physical_progress_bp"`
+	Note                string `json:"note,omitempty"`
+}
+
+func (*ReportProgress) CommandName() string { return "report_progress" }
+
+func (c *ReportProgress) validate() error {
+	if err := c.AsOf.validate("as_of"); err != nil {
+		return err
+	}
+	if c.InvestmentCompleted < 0 || c.InvestmentCompleted > maxAmount {
+		return invalid("investment_completed", "must be a non-negative number of fen, got %d", c.InvestmentCompleted)
+	}
+	if c.PhysicalProgressBP < 0 || c.PhysicalProgressBP > 10000 {
+		return invalid("physical_progress_bp", "must lie between 0 and 10000 basis points, got %d", c.PhysicalProgressBP)
+	}
+	return optional("note", c.Note)
+}
+
+func (c *ReportProgress) decide(p *Project) ([]Event, error) {
+	if p.status != StatusImplementing {
+		return nil, wrongStatus(p, "report progress", StatusImplementing)
+	}
+	if c.AsOf.Time().After(c.EffectiveTime) {
+		return nil, invalid("as_of", "the report (%s) cannot describe a day after it was filed (%s)", c.AsOf, c.EffectiveTime.Format(time.DateOnly))
+	}
+	return []Event{ProgressReported{AsOf: c.AsOf, InvestmentCompleted: c.InvestmentCompleted, PhysicalProgressBP: c.PhysicalProgressBP, Note: c.Note}}, nil
+}
+
+// RequestChange asks for a change that needs approval (R8 content, R9 owner
+// rename, R10 total investment). While it is pending, disbursements,
+// completion and the acceptance request wait.
+type RequestChange struct {
+	At
+	ChangeID           string     `json:"change_id"`
+	Kind               ChangeKind `json:"kind"`
+	Description        string     `json:"description"`
+	NewOwner           string     `json:"new_owner,omitempty"`
+	NewTotalInvestment Fen        `json:"new_total_investment,omitempty"`
+	Explanation        string     `json:"explanation,omitempty"`
+}
+
+func (*RequestChange) CommandName() string { return "request_change" }
+
+func (c *RequestChange) validate() error {
+	if err := ProjectID(c.ChangeID).Validate("change_id"); err != nil {
+		return err
+	}
+	if err := required("description", c.Description); err != nil {
+		return err
+	}
+	switch c.Kind {
+	case ChangeContent:
+		if c.NewOwner != "" || c.NewTotalInvestment != 0 {
+			return invalid("kind", "a content change carries neither new_owner nor new_total_investment")
+		}
+	case ChangeOwnerRename:
+		if c.NewTotalInvestment != 0 {
+			return invalid("new_total_investment", "an owner rename carries no new total investment")
+		}
+		return required("new_owner", c.NewOwner)
+	case ChangeTotalInvestment:
+		if c.NewOwner != "" {
+			return invalid("new_owner", "a total-investment change carries no new owner")
+		}
+		if c.NewTotalInvestment <= 0 || c.NewTotalInvestment > maxAmount {
+			return invalid("new_total_investment", "must be a positive number of fen, got %d", c.NewTotalInvestment)
+		}
+		if err := required("explanation", c.Explanation); err != nil {
+			e := err.(*Error)
+			e.Rule, e.Msg = "R10", "a change of total investment must be explained"
+			return e
+		}
+	default:
+		return invalid("kind", "must be content, owner_rename or total_investment, got %q", c.Kind)
+	}
+	return nil
+}
+
+func (c *RequestChange) decide(p *Project) ([]Event, error) {
+	if !in(p.status, StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing) {
+		return nil, wrongStatus(p, "request a change", StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing)
+	}
+	if _, dup := p.changes[c.ChangeID]; dup {
+		return nil, invalid("change_id", "change %s exists already", c.ChangeID)
+	}
+	for _, ch := range p.changes {
+		if ch.State == "pending" && ch.Kind == c.Kind {
+			return nil, refuse(CodeChangePending, changeRule(c.Kind), "change %s of the same kind (%s) is pending", ch.ID, ch.Kind)
+		}
+	}
+	if c.Kind == ChangeOwnerRename && strings.TrimSpace(c.NewOwner) == p.owner {
+		return nil, refuse(CodeNoChange, "R9", "the owner is named %q already", p.owner)
+	}
+	if c.Kind == ChangeTotalInvestment {
+		if c.NewTotalInvestment == p.total {
+			return nil, refuse(CodeNoChange, "R10", "the total investment is %s yuan already", p.total)
+		}
+		if c.NewTotalInvestment < p.awarded.Total() {
+			return nil, refuse(CodeOverAward, "R10", "the new total investment (%s yuan) is below the awards (%s yuan)", c.NewTotalInvestment, p.awarded.Total())
+		}
+	}
+	return []Event{ChangeRequested{ChangeID: c.ChangeID, Kind: c.Kind, Description: c.Description,
+		NewOwner: strings.TrimSpace(c.NewOwner), NewTotalInvestment: c.NewTotalInvestment, Explanation: c.Explanation}}, nil
+}
+
+// DecideChange approves (with a reference) or rejects (with a reason) a
+// pending change. Approval yields two events, atomically: the approval and the
+// change taking effect.
+type DecideChange struct {
+	At
+	ChangeID  string `json:"-"` // from the path
+	Outcome   string `json:"outcome"`
+	Reference string `json:"reference,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (*DecideChange) CommandName() string { return "decide_change" }
+
+func (c *DecideChange) validate() error {
+	switch c.Outcome {
+	case "approved":
+		return required("reference", c.Reference)
+	case "rejected":
+		return required("reason", c.Reason)
+	}
+	return invalid("outcome", `must be "approved" or "rejected", got %q`, c.Outcome)
+}
+
+func (c *DecideChange) decide(p *Project) ([]Event, error) {
+	ch := p.changes[c.ChangeID]
+	if ch == nil {
+		return nil, &Error{Kind: KindNotFound, Code: CodeNoSuchChange, Field: "change_id", Msg: fmt.Sprintf("no change %q", c.ChangeID)}
+	}
+	if ch.State != "pending" {
+		return nil, refuse(CodeNoSuchChange, changeRule(ch.Kind), "change %s is %s already", ch.ID, ch.State)
+	}
+	if in(p.status, StatusTerminated, StatusClosed) {
+		return nil, wrongStatus(p, "decide a change")
+	}
+	if c.Outcome == "rejected" {
+		return []Event{ChangeRejected{ChangeID: ch.ID, Reason: c.Reason}}, nil
+	}
+	evs := []Event{ChangeApproved{ChangeID: ch.ID, Reference: c.Reference}}
+	switch ch.Kind {
+	case ChangeContent:
+		evs = append(evs, ContentChanged{ChangeID: ch.ID, Description: ch.Description})
+	case ChangeOwnerRename:
+		evs = append(evs, OwnerRenamed{ChangeID: ch.ID, From: p.owner, To: ch.NewOwner})
+	case ChangeTotalInvestment:
+		evs = append(evs, TotalInvestmentRevised{ChangeID: ch.ID, From: p.total, To: ch.NewTotalInvestment, Explanation: ch.Explanation})
+	}
+	return evs, nil
+}
+
+// RecordInspection records an audit, inspection or special-account check (R15,
+// R17). It may be recorded at any time after registration, even late and out
+// of order, and even after closure.
+type RecordInspection struct {
+	At
+	Kind      string `json:"kind"`
+	Body      string `json:"body"`
+	Reference string `json:"reference,omitempty"`
+	Findings  string `json:"findings,omitempty"`
+}
+
+func (*RecordInspection) CommandName() string { return "record_inspection" }
+
+func (c *RecordInspection) validate() error {
+	if !hasString([]string{"audit", "inspection", "account_check"}, c.Kind) {
+		return invalid("kind", "must be audit, inspection or account_check, got %q", c.Kind)
+	}
+	if err := required("body", c.Body); err != nil {
+		return err
+	}
+	if err := optional("reference", c.Reference); err != nil {
+		return err
+	}
+	return optional("findings", c.Findings)
+}
+
+func (c *RecordInspection) decide(p *Project) ([]Event, error) {
+	return []Event{InspectionRecorded{Kind: c.Kind, Body: c.Body, Reference: c.Reference, Findings: c.Findings}}, nil
+}
+
+// Complete records that construction finished (R13), with the actual total
+// investment (R10). Finishing after the planned end needs a delay
+// explanation; an actual total that differs from the plan needs a variance
+// explanation.
+type Complete struct {
+	At
+	ActualTotalInvestment Fen    `json:"actual_total_investment"`
+	DelayExplanation      string `json:"delay_explanation,omitempty"`
+	VarianceExplanation   string `json:"variance_explanation,omitempty"`
+}
+
+func (*Complete) CommandName() string { return "complete" }
+
+func (c *Complete) validate() error {
+	if c.ActualTotalInvestment <= 0 || c.ActualTotalInvestment > maxAmount {
+		return invalid("actual_total_investment", "must be a positive number of fen, got %d", c.ActualTotalInvestment)
+	}
+	if err := optional("delay_explanation", c.DelayExplanation); err != nil {
+		return err
+	}
+	return optional("variance_explanation", c.VarianceExplanation)
+}
+
+func (c *Complete) decide(p *Project) ([]Event, error) {
+	if p.status != StatusImplementing {
+		return nil, wrongStatus(p, "complete", StatusImplementing)
+	}
+	if ch := p.pendingChange(); ch != nil {
+		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "cannot complete while change %s (%s) awaits approval", ch.ID, ch.Kind)
+	}
+	late := 0
+	// The planned end is a whole day: finishing during it is on time.
+	if end := p.reg.PlannedEnd.Time().AddDate(0, 0, 1); c.EffectiveTime.After(end) || c.EffectiveTime.Equal(end) {
+		late = int(c.EffectiveTime.Sub(end).Hours()/24) + 1
+	}
+	if late > 0 && strings.TrimSpace(c.DelayExplanation) == "" {
+		e := refuse(CodeLateUnexplained, "R13", "completion is %d days after the planned end %s; delay_explanation is required", late, p.reg.PlannedEnd)
+		e.Field = "delay_explanation"
+		return nil, e
+	}
+	if c.ActualTotalInvestment != p.total && strings.TrimSpace(c.VarianceExplanation) == "" {
+		e := refuse(CodeVarianceUnexplained, "R10", "the actual total investment (%s yuan) differs from the plan (%s yuan); variance_explanation is required", c.ActualTotalInvestment, p.total)
+		e.Field = "variance_explanation"
+		return nil, e
+	}
+	return []Event{ConstructionCompleted{ActualTotalInvestment: c.ActualTotalInvestment, LateDays: late,
+		DelayExplanation: c.DelayExplanation, VarianceExplanation: c.VarianceExplanation}}, nil
+}
+
+// FileAcceptanceItem files one of the R14 prerequisites of acceptance.
+type FileAcceptanceItem struct {
+	At
+	Item      string `json:"item"`
+	Reference string `json:"reference"`
+	Title     string `json:"title,omitempty"`
+}
+
+func (*FileAcceptanceItem) CommandName() string { return "file_acceptance_item" }
+
+func (c *FileAcceptanceItem) validate() error {
+	if !hasString(RequiredAcceptanceItems, c.Item) {
+		return invalid("item", "must be one of %v, got %q", RequiredAcceptanceItems, c.Item)
+	}
+	if err := required("reference", c.Reference); err != nil {
+		return err
+	}
+	return optional("title", c.Title)
+}
+
+func (c *FileAcceptanceItem) decide(p *Project) ([]Event, error) {
+	if !in(p.status, StatusImplementing, StatusCompleted, StatusAcceptanceFailed) {
+		return nil, wrongStatus(p, "file an acceptance item", StatusImplementing, StatusCompleted, StatusAcceptanceFailed)
+	}
+	return []Event{AcceptanceItemFiled{Item: c.Item, Reference: c.Reference, Title: c.Title}}, nil
+}
+
+// RequestAcceptance applies for completion acceptance (R14).
+type RequestAcceptance struct {
+	At
+	Note string `json:"note,omitempty"`
+}
+
+func (*RequestAcceptance) CommandName() string { return "request_acceptance" }
+func (c *RequestAcceptance) validate() error   { return optional("note", c.Note) }
+
+func (c *RequestAcceptance) decide(p *Project) ([]Event, error) {
+	if p.beforeCompletion() {
+		return nil, refuse(CodeBeforeCompletion, "R14", "acceptance follows completion, and the project is %s", p.status)
+	}
+	if !in(p.status, StatusCompleted, StatusAcceptanceFailed) {
+		return nil, wrongStatus(p, "request acceptance", StatusCompleted, StatusAcceptanceFailed)
+	}
+	if ch := p.pendingChange(); ch != nil {
+		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "cannot request acceptance while change %s (%s) awaits approval", ch.ID, ch.Kind)
+	}
+	var missing []string
+	for _, it := range RequiredAcceptanceItems {
+		if _, ok := p.items[it]; !ok {
+			missing = append(missing, it)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, refuse(CodeAcceptanceItems, "R14", "acceptance needs %v filed first", missing)
+	}
+	return []Event{AcceptanceRequested{Note: c.Note}}, nil
+}
+
+// beforeCompletion reports whether the project is on its way to completion and not there yet.
+func (p *Project) beforeCompletion() bool {
+	return in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing)
+}
+
+// RecordAcceptance records the outcome of completion acceptance: "passed"
+// with a reference, or "failed" with a reason.
+type RecordAcceptance struct {
+	At
+	Outcome   string `json:"outcome"`
+	Reference string `json:"reference,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (*RecordAcceptance) CommandName() string { return "record_acceptance" }
+
+func (c *RecordAcceptance) validate() error {
+	switch c.Outcome {
+	case "passed":
+		return required("reference", c.Reference)
+	case "failed":
+		return required("reason", c.Reason)
+	}
+	return invalid("outcome", `must be "passed" or "failed", got %q`, c.Outcome)
+}
+
+func (c *RecordAcceptance) decide(p *Project) ([]Event, error) {
+	if p.beforeCompletion() {
+		return nil, refuse(CodeBeforeCompletion, "R14", "acceptance follows completion, and the project is %s", p.status)
+	}
+	if p.status != StatusAcceptanceRequested {
+		return nil, wrongStatus(p, "record acceptance", StatusAcceptanceRequested)
+	}
+	if c.Outcome == "passed" {
+		return []Event{AcceptancePassed{Reference: c.Reference}}, nil
+	}
+	return []Event{AcceptanceFailed{Reason: c.Reason}}, nil
+}
+
+// Terminate stops the project (中止实施, R12). Whatever was disbursed and not
+// yet refunded becomes due for refund, and the project cannot close until it is.
+type Terminate struct {
+	At
+	Reason    string `json:"reason"`
+	Reference string `json:"reference"`
+}
+
+func (*Terminate) CommandName() string { return "terminate" }
+
+func (c *Terminate) validate() error {
+	if err := required("reason", c.Reason); err != nil {
+		return err
+	}
+	return required("reference", c.Reference)
+}
+
+func (c *Terminate) decide(p *Project) ([]Event, error) {
+	if in(p.status, StatusTerminated, StatusClosed, StatusAccepted, StatusReviewRejected) {
+		return nil, wrongStatus(p, "terminate")
+	}
+	return []Event{ProjectTerminated{Reason: c.Reason, Reference: c.Reference, RefundDue: p.outstanding()}}, nil
+}
+
+// Refund returns subsidy from one source (R12): never more than was disbursed
+// from it and not yet refunded.
+type Refund struct {
+	At
+	Source    Source `json:"source"`
+	Amount    Fen    `json:"amount"`
+	Reference string `json:"reference"`
+}
+
+func (*Refund) CommandName() string { return "refund" }
+
+func (c *Refund) validate() error {
+	if !c.Source.Valid() {
+		return invalid("source", "unknown funding source %q (known: %v)", c.Source, Sources)
+	}
+	if c.Amount <= 0 || c.Amount > maxAmount {
+		return invalid("amount", "must be a positive number of fen, got %d", c.Amount)
+	}
+	return required("reference", c.Reference)
+}
+
+func (c *Refund) decide(p *Project) ([]Event, error) {
+	if p.status == StatusClosed {
+		return nil, wrongStatus(p, "refund")
+	}
+	held := p.disbursed[c.Source] - p.refunded[c.Source]
+	if c.Amount > held {
+		e := refuse(CodeRefundExceeds, "R12", "refunding %s yuan to %s exceeds what was disbursed and not refunded (%s yuan)", c.Amount, c.Source, held)
+		e.Field = "amount"
+		return nil, e
+	}
+	return []Event{FundsRefunded{Source: c.Source, Amount: c.Amount, Reference: c.Reference}}, nil
+}
+
+// Close closes the file: after acceptance, after a rejected review, or after a
+// termination once every refund due is made (R12).
+type Close struct {
+	At
+	Note string `json:"note,omitempty"`
+}
+
+func (*Close) CommandName() string { return "close" }
+func (c *Close) validate() error   { return optional("note", c.Note) }
+
+func (c *Close) decide(p *Project) ([]Event, error) {
+	switch p.status {
+	case StatusAccepted, StatusReviewRejected:
+	case StatusTerminated:
+		if o := p.outstanding(); len(o) > 0 {
+			srcs := o.sortedSources()
+			return nil, refuse(CodeRefundOutstanding, "R12", "the terminated project still holds %s yuan of %s to refund", o[srcs[0]], srcs[0])
+		}
+	default:
+		return nil, wrongStatus(p, "close", StatusAccepted, StatusReviewRejected, StatusTerminated)
+	}
+	return []Event{ProjectClosed{Note: c.Note}}, nil
+}
+
+// CommandNames lists every command name, sorted.
+func CommandNames() []string {
+	ns := make([]string, 0, len(permitted))
+	for n := range permitted {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
