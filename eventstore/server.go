@@ -1,0 +1,154 @@
+package eventstore
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ServerConfig configures the embedded nats-server.
+type ServerConfig struct {
+	// DataDir holds the JetStream file store (under DataDir/jetstream).
+	DataDir string
+	// Listen is the loopback host:port for NATS clients (downstream systems,
+	// the nats CLI). Empty means in-process connections only.
+	Listen string
+	// ReaderPassword, when set, adds the NATS user "reader": it may read the
+	// ledger stream (subscribe, create and read consumers) and publish nothing
+	// to it. Empty means no user but the ledger's own.
+	ReaderPassword string
+	// Logger receives the server's log; nil silences it.
+	Logger *slog.Logger
+}
+
+// Embedded is a running embedded nats-server and the credentials of the
+// ledger's own NATS user.
+type Embedded struct {
+	Server   *server.Server
+	password string
+}
+
+// Connect opens an in-process connection as the ledger's own user.
+func (e *Embedded) Connect(name string) (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(e.Server), nats.UserInfo(ledgerUser, e.password), nats.Name(name),
+		nats.MaxReconnects(-1))
+}
+
+// ClientURL returns the URL of the loopback listener, or "" when there is none.
+func (e *Embedded) ClientURL() string {
+	if e.Server.Addr() == nil {
+		return ""
+	}
+	return e.Server.ClientURL()
+}
+
+// Shutdown stops the server and waits for it to finish.
+func (e *Embedded) Shutdown() {
+	e.Server.Shutdown()
+	e.Server.WaitForShutdown()
+}
+
+const ledgerUser = "ledger"
+
+// deniedToAll are the JetStream API subjects nobody may use through the
+// ledger's server: deleting or purging the stream or any message.
+var deniedToAll = []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>"}
+
+func users(cfg ServerConfig, ledgerPassword string) []*server.User {
+	us := []*server.User{{
+		Username: ledgerUser, Password: ledgerPassword,
+		Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: deniedToAll},
+			Subscribe: &server.SubjectPermission{Allow: []string{">"}},
+		},
+	}}
+	if cfg.ReaderPassword != "" {
+		us = append(us, &server.User{
+			Username: "reader", Password: cfg.ReaderPassword,
+			Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{
+					Allow: []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.LEDGER", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
+						"$JS.API.STREAM.MSG.GET.LEDGER", "$JS.API.DIRECT.GET.LEDGER", "$JS.API.DIRECT.GET.LEDGER.>",
+						"$JS.API.CONSUMER.CREATE.LEDGER", "$JS.API.CONSUMER.CREATE.LEDGER.>", "$JS.API.CONSUMER.DURABLE.CREATE.LEDGER.>",
+						"$JS.API.CONSUMER.INFO.LEDGER.>", "$JS.API.CONSUMER.NAMES.LEDGER", "$JS.API.CONSUMER.LIST.LEDGER",
+						"$JS.API.CONSUMER.MSG.NEXT.LEDGER.>", "$JS.API.CONSUMER.DELETE.LEDGER.>", "$JS.ACK.LEDGER.>", "$JS.FC.LEDGER.>", "_INBOX.>"},
+					Deny: append([]string{"ledger.>", "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>"}, deniedToAll...),
+				},
+				Subscribe: &server.SubjectPermission{Allow: []string{"ledger.>", "_INBOX.>"}},
+			},
+		})
+	}
+	return us
+}
+
+// StartServer starts an embedded nats-server with JetStream on a file store
+// under cfg.DataDir, with sync_interval: always (every message is fsynced
+// before its acknowledgement). It refuses a listen address that is not
+// loopback. Deleting or purging the stream or a message is denied to every
+// NATS user of the server, the ledger itself included.
+func StartServer(cfg ServerConfig) (*Embedded, error) {
+	pw := rand.Text() // the ledger user's password lives only in this process
+	opts := &server.Options{
+		Users:      users(cfg, pw),
+		ServerName: "ledger",
+		JetStream:  true,
+		StoreDir:   cfg.DataDir,
+		SyncAlways: true,
+		NoSigs:     true,
+		NoLog:      cfg.Logger == nil,
+		DontListen: cfg.Listen == "",
+		// Embedded JetStream limits: the host's disk is the limit.
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("start nats-server: listen address %q: %w", cfg.Listen, err)
+		}
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("start nats-server: listen address %q is not loopback; serve other hosts from an external NATS cluster with TLS", cfg.Listen)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("start nats-server: listen port %q: %w", port, err)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
+		opts.Host, opts.Port = host, p
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start nats-server: %w", err)
+	}
+	if cfg.Logger != nil {
+		ns.SetLoggerV2(slogAdapter{cfg.Logger.With("component", "nats-server")}, false, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("start nats-server: not ready after 30s")
+	}
+	if !ns.JetStreamEnabled() {
+		ns.Shutdown()
+		return nil, fmt.Errorf("start nats-server: JetStream did not start")
+	}
+	return &Embedded{Server: ns, password: pw}, nil
+}
+
+// slogAdapter sends nats-server logs to slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Noticef(f string, v ...any) { a.l.Info(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }

@@ -1,0 +1,357 @@
+// Package eventstore keeps the ledger's events on NATS JetStream: the embedded
+// server, the stream and its immutability settings, appends with per-project
+// optimistic concurrency, atomic multi-event appends, deduplication, the
+// CloudEvents envelope with its hash chain, and reading a project's history.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// Config configures the stream.
+type Config struct {
+	// Stream is the stream's name; default "LEDGER".
+	Stream string
+	// Replicas is 1 on the embedded server, 3 (or 5) on a cluster.
+	Replicas int
+	// DuplicateWindow is how long JetStream remembers message ids to drop a
+	// retried publish; default 10 minutes. Idempotency keys of the HTTP API
+	// last forever regardless: they are recorded in the events themselves.
+	DuplicateWindow time.Duration
+	// Source is the CloudEvents source of every event; default "urn:ledger".
+	Source string
+}
+
+func (c *Config) defaults() {
+	if c.Stream == "" {
+		c.Stream = "LEDGER"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 10 * time.Minute
+	}
+	if c.Source == "" {
+		c.Source = "urn:ledger"
+	}
+}
+
+// Store appends to and reads from the ledger stream. It is safe for
+// concurrent use.
+type Store struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// StreamConfig returns the stream configuration the ledger requires: every
+// event kept forever (no limits, discard new), message and stream purges and
+// deletes denied, no rollups, atomic batches allowed, file storage.
+func StreamConfig(cfg Config) jetstream.StreamConfig {
+	cfg.defaults()
+	return jetstream.StreamConfig{
+		Name:               cfg.Stream,
+		Description:        "Event-sourced ledger of publicly funded projects",
+		Subjects:           []string{"ledger.*.*.*.*"},
+		Retention:          jetstream.LimitsPolicy,
+		MaxConsumers:       -1,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		MaxAge:             0,
+		MaxMsgsPerSubject:  -1,
+		MaxMsgSize:         64 << 10, // CloudEvents intermediaries must forward 64 KiB
+		Discard:            jetstream.DiscardNew,
+		Storage:            jetstream.FileStorage,
+		Replicas:           cfg.Replicas,
+		Duplicates:         cfg.DuplicateWindow,
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowRollup:        false,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+	}
+}
+
+// Open connects the store to the stream on nc, creating it with
+// StreamConfig(cfg) if it does not exist. An existing stream that lacks the
+// immutability settings is updated to have them (JetStream never lets them be
+// turned off again); one that cannot be is an error.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	cfg.defaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	want := StreamConfig(cfg)
+	stream, err := js.Stream(ctx, cfg.Stream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		stream, err = js.CreateStream(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("open event store: create stream %s: %w", cfg.Stream, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open event store: stream %s: %w", cfg.Stream, err)
+	default:
+		have := stream.CachedInfo().Config
+		if !have.DenyDelete || !have.DenyPurge || have.AllowRollup || !have.AllowAtomicPublish || have.Discard != jetstream.DiscardNew ||
+			have.MaxMsgsPerSubject != -1 || have.MaxAge != 0 || have.MaxMsgs != -1 || have.MaxBytes != -1 {
+			want.Replicas = have.Replicas
+			stream, err = js.UpdateStream(ctx, want)
+			if err != nil {
+				return nil, fmt.Errorf("open event store: stream %s lacks the ledger's immutability settings and cannot be updated: %w", cfg.Stream, err)
+			}
+		}
+	}
+	return &Store{cfg: cfg, nc: nc, js: js, stream: stream}, nil
+}
+
+// Stream returns the name of the stream.
+func (s *Store) Stream() string { return s.cfg.Stream }
+
+// Subject is the subject of an event: ledger.<city>.<county>.<project>.<event>.
+func Subject(city, county domain.DivisionCode, id domain.ProjectID, e domain.Event) string {
+	return "ledger." + string(city) + "." + string(county) + "." + string(id) + "." + domain.Name(e)
+}
+
+// ProjectFilter matches every subject of one project, whatever its region.
+func ProjectFilter(id domain.ProjectID) string { return "ledger.*.*." + string(id) + ".*" }
+
+// Draft is an event to append, with what the envelope records about it.
+type Draft struct {
+	ID             string // UUID; also the Nats-Msg-Id that deduplicates a retried publish
+	Event          domain.Event
+	Time           time.Time // when it took effect
+	Actor          domain.Actor
+	CorrelationID  string
+	CausationID    string
+	IdempotencyKey string
+	RequestDigest  string
+}
+
+// AppendRequest appends a command's events to one project.
+type AppendRequest struct {
+	Project      domain.ProjectID
+	City, County domain.DivisionCode
+	// Expected is the stream sequence of the project's last event (0 for a
+	// project with none). The append fails with a *ConflictError when another
+	// event of the project has been stored since.
+	Expected uint64
+	// PrevHash is the hash of the project's last event ("" for none).
+	PrevHash string
+	Events   []Draft
+	// Recorded is the recording time (server clock); set by Append when zero.
+	Recorded time.Time
+}
+
+// Stored is an event as it is on the stream.
+type Stored struct {
+	Seq      uint64
+	Subject  string
+	Raw      []byte // the exact stored bytes
+	Envelope *Envelope
+}
+
+// Decode returns the domain event in the envelope.
+func (s Stored) Decode() (domain.Event, error) {
+	return domain.DecodeEvent(s.Envelope.EventType(), s.Envelope.Data)
+}
+
+// ConflictError is returned by Append when the project has moved past the
+// expected sequence (JetStream error 10071, or 10164 on clustered streams).
+type ConflictError struct {
+	Project  domain.ProjectID
+	Expected uint64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("append to project %s at sequence %d: another event was recorded first", e.Project, e.Expected)
+}
+
+// maxBatch is JetStream's limit of messages in one atomic batch.
+const maxBatch = 1000
+
+// Append stores req.Events atomically, after the project's last event, each
+// carrying the hash of the one before it. It returns the stored events with
+// their stream sequences. A retried append of the same drafts (same event ids)
+// returns the events stored the first time, not a second copy. It returns a
+// *ConflictError when req.Expected is stale.
+func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error) {
+	n := len(req.Events)
+	if n == 0 || n > maxBatch {
+		return nil, fmt.Errorf("append %d events to project %s: want 1 to %d", n, req.Project, maxBatch)
+	}
+	if req.Recorded.IsZero() {
+		req.Recorded = time.Now().UTC()
+	}
+	msgs := make([]*nats.Msg, n)
+	out := make([]Stored, n)
+	prev := req.PrevHash
+	for i, d := range req.Events {
+		data, err := json.Marshal(d.Event)
+		if err != nil {
+			return nil, fmt.Errorf("append to project %s: encode %s: %w", req.Project, d.Event.EventType(), err)
+		}
+		env := &Envelope{
+			SpecVersion: "1.0", ID: d.ID, Source: s.cfg.Source, Type: TypePrefix + d.Event.EventType(),
+			Subject: string(req.Project), Time: d.Time, DataContentType: "application/json",
+			RecordedTime: req.Recorded, Actor: d.Actor.Name, ActorRole: string(d.Actor.Role),
+			CorrelationID: d.CorrelationID, CausationID: d.CausationID, IdempotencyKey: d.IdempotencyKey,
+			RequestDigest: d.RequestDigest, PrevHash: prev, Data: data,
+		}
+		raw, h, err := seal(env)
+		if err != nil {
+			return nil, fmt.Errorf("append to project %s: encode envelope: %w", req.Project, err)
+		}
+		prev = h
+		subj := Subject(req.City, req.County, req.Project, d.Event)
+		m := nats.NewMsg(subj)
+		m.Data = raw
+		m.Header.Set(jetstream.MsgIDHeader, d.ID)
+		m.Header.Set("Content-Type", "application/cloudevents+json; charset=utf-8")
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(req.Expected, 10))
+			m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, ProjectFilter(req.Project))
+		}
+		msgs[i] = m
+		out[i] = Stored{Subject: subj, Raw: raw, Envelope: env}
+	}
+
+	var ack *jetstream.PubAck
+	var err error
+	if n == 1 {
+		ack, err = s.js.PublishMsg(ctx, msgs[0])
+	} else {
+		ack, err = s.publishBatch(ctx, msgs)
+	}
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant || apiErr.ErrorCode == 10201) {
+			// A retried append whose first try was stored meets its own events.
+			if stored, ok := s.findRetried(ctx, req); ok {
+				return stored, nil
+			}
+			return nil, &ConflictError{Project: req.Project, Expected: req.Expected}
+		}
+		return nil, fmt.Errorf("append %d events to project %s at sequence %d: %w", n, req.Project, req.Expected, err)
+	}
+	if ack.Duplicate {
+		if stored, ok := s.findRetried(ctx, req); ok {
+			return stored, nil
+		}
+		return nil, fmt.Errorf("append to project %s: event %s is a duplicate of sequence %d of another project", req.Project, req.Events[0].ID, ack.Sequence)
+	}
+	for i := range out {
+		out[i].Seq = ack.Sequence - uint64(n-1-i)
+	}
+	return out, nil
+}
+
+// publishBatch publishes msgs as one JetStream atomic batch and returns the
+// acknowledgement of its commit.
+func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.PubAck, error) {
+	id := nuid.Next()
+	for i, m := range msgs {
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i == len(msgs)-1 {
+			m.Header.Set("Nats-Batch-Commit", "1")
+			return s.js.PublishMsg(ctx, m)
+		}
+		if err := s.nc.PublishMsg(m); err != nil {
+			return nil, err
+		}
+	}
+	panic("unreachable")
+}
+
+// findRetried looks after req.Expected for the events of req, stored by an
+// earlier try of the same append.
+func (s *Store) findRetried(ctx context.Context, req AppendRequest) ([]Stored, bool) {
+	after, err := s.load(ctx, req.Project, req.Expected+1)
+	if err != nil || len(after) < len(req.Events) {
+		return nil, false
+	}
+	for i, d := range req.Events {
+		if after[i].Envelope.ID != d.ID {
+			return nil, false
+		}
+	}
+	return after[:len(req.Events)], true
+}
+
+// Load returns the project's events in stream order, each checked against its
+// hash. A project without events has an empty history, not an error.
+func (s *Store) Load(ctx context.Context, id domain.ProjectID) ([]Stored, error) {
+	return s.load(ctx, id, 1)
+}
+
+func (s *Store) load(ctx context.Context, id domain.ProjectID, from uint64) ([]Stored, error) {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{ProjectFilter(id)},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: 10 * time.Second,
+	}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load project %s: %w", id, err)
+	}
+	if cons.CachedInfo().NumPending == 0 {
+		return nil, nil
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return nil, fmt.Errorf("load project %s: %w", id, err)
+	}
+	defer it.Stop()
+	var out []Stored
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("load project %s: %w", id, err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("load project %s: %w", id, err)
+		}
+		env, err := Parse(m.Data())
+		if err != nil {
+			return nil, fmt.Errorf("load project %s: sequence %d: %w", id, meta.Sequence.Stream, err)
+		}
+		out = append(out, Stored{Seq: meta.Sequence.Stream, Subject: m.Subject(), Raw: m.Data(), Envelope: env})
+		if meta.NumPending == 0 {
+			return out, nil
+		}
+	}
+}
+
+// LastSequence returns the stream's last sequence (0 when it is empty).
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", s.cfg.Stream, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Info returns the stream's current information.
+func (s *Store) Info(ctx context.Context) (*jetstream.StreamInfo, error) {
+	return s.stream.Info(ctx)
+}

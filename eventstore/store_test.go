@@ -1,0 +1,392 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// harness is a real nats-server started in-process on a temp store dir.
+type harness struct {
+	dir   string
+	srv   *Embedded
+	nc    *nats.Conn
+	store *Store
+}
+
+func start(t *testing.T, dir string) *harness {
+	t.Helper()
+	srv, err := StartServer(ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect("test")
+	if err != nil {
+		srv.Shutdown()
+		t.Fatal(err)
+	}
+	st, err := Open(context.Background(), nc, Config{Source: "urn:ledger:test"})
+	if err != nil {
+		nc.Close()
+		srv.Shutdown()
+		t.Fatal(err)
+	}
+	h := &harness{dir: dir, srv: srv, nc: nc, store: st}
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	if h.nc != nil {
+		h.nc.Close()
+		h.srv.Shutdown()
+		h.nc = nil
+	}
+}
+
+func (h *harness) msgs(t *testing.T) uint64 {
+	t.Helper()
+	info, err := h.store.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+var when = time.Date(2011, 8, 15, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+func draft(e domain.Event) Draft {
+	return Draft{ID: uuid.Must(uuid.NewV7()).String(), Event: e, Time: when,
+		Actor: domain.Actor{Name: "李明", Role: domain.RoleFinance}, CorrelationID: "corr-1"}
+}
+
+func appendOne(t *testing.T, s *Store, id domain.ProjectID, expected uint64, prev string, e domain.Event) Stored {
+	t.Helper()
+	got, err := s.Append(context.Background(), AppendRequest{Project: id, City: "330600", County: "330682", Expected: expected, PrevHash: prev, Events: []Draft{draft(e)}})
+	if err != nil {
+		t.Fatalf("append %s to %s at %d: %v", e.EventType(), id, expected, err)
+	}
+	return got[0]
+}
+
+func TestConcurrentWritersOnOneProjectExactlyOneWins(t *testing.T) {
+	h := start(t, t.TempDir())
+	first := appendOne(t, h.store, "P1", 0, "", domain.ProjectClosed{Note: "seed"})
+	const writers = 16
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, conflicts := 0, 0
+	var other []error
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// Writers use different event types, so different subjects: the
+			// expectation must hold over the project's whole subject space.
+			var e domain.Event = domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: domain.Fen(i + 1), Tranche: 1, Basis: "b"}
+			if i%2 == 1 {
+				e = domain.ProgressReported{AsOf: "2011-08-15", InvestmentCompleted: domain.Fen(i)}
+			}
+			_, err := h.store.Append(context.Background(), AppendRequest{Project: "P1", City: "330600", County: "330682",
+				Expected: first.Seq, PrevHash: first.Envelope.Hash, Events: []Draft{draft(e)}})
+			mu.Lock()
+			defer mu.Unlock()
+			var ce *ConflictError
+			switch {
+			case err == nil:
+				wins++
+			case errors.As(err, &ce):
+				conflicts++
+			default:
+				other = append(other, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 || conflicts != writers-1 || len(other) > 0 {
+		t.Fatalf("%d writers at sequence %d: %d won, %d conflicted, other errors %v; want 1 and %d", writers, first.Seq, wins, conflicts, other, writers-1)
+	}
+	if n := h.msgs(t); n != 2 {
+		t.Fatalf("stream holds %d messages, want 2", n)
+	}
+}
+
+func TestWildcardExpectationCoversEveryEventTypeOfTheProject(t *testing.T) {
+	h := start(t, t.TempDir())
+	appendOne(t, h.store, "P1", 0, "", domain.ProvincialReviewPassed{Reference: "r"})
+	// Another project's events do not move P1's sequence.
+	appendOne(t, h.store, "P2", 0, "", domain.ProvincialReviewPassed{Reference: "r"})
+	_, err := h.store.Append(context.Background(), AppendRequest{Project: "P1", City: "330600", County: "330682", Expected: 0,
+		Events: []Draft{draft(domain.NationalReplyReceived{Reference: "r"})}})
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Project != "P1" || ce.Expected != 0 {
+		t.Fatalf("append at 0 to a project with an event of another type: got %v, want *ConflictError", err)
+	}
+}
+
+func TestRetriedAppendIsStoredOnce(t *testing.T) {
+	h := start(t, t.TempDir())
+	req := AppendRequest{Project: "P1", City: "330600", County: "330682",
+		Events: []Draft{draft(domain.ChangeApproved{ChangeID: "c1", Reference: "r"}), draft(domain.OwnerRenamed{ChangeID: "c1", From: "a", To: "b"})}}
+	first, err := h.store.Append(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.store.Append(context.Background(), req)
+	if err != nil {
+		t.Fatalf("retry of a stored append: %v", err)
+	}
+	if len(again) != 2 || again[0].Seq != first[0].Seq || again[1].Seq != first[1].Seq {
+		t.Fatalf("retry returned sequences %v, want those of the first try %d,%d", again, first[0].Seq, first[1].Seq)
+	}
+	// A plain publish of the same message id (no expectation) is dropped by JetStream's dedupe.
+	m := nats.NewMsg(first[0].Subject)
+	m.Data = first[0].Raw
+	m.Header.Set(jetstream.MsgIDHeader, first[0].Envelope.ID)
+	js, _ := jetstream.New(h.nc)
+	ack, err := js.PublishMsg(context.Background(), m)
+	if err != nil || !ack.Duplicate || ack.Sequence != first[0].Seq {
+		t.Fatalf("republish with the same Nats-Msg-Id: ack %+v, err %v; want a duplicate of %d", ack, err, first[0].Seq)
+	}
+	if n := h.msgs(t); n != 2 {
+		t.Fatalf("stream holds %d messages after retries, want 2", n)
+	}
+}
+
+func TestAtomicAppendChainsHashesAndIsAllOrNothing(t *testing.T) {
+	h := start(t, t.TempDir())
+	a := appendOne(t, h.store, "P1", 0, "", domain.ProjectClosed{})
+	evs := []Draft{draft(domain.ChangeApproved{ChangeID: "c1", Reference: "r"}), draft(domain.OwnerRenamed{ChangeID: "c1", From: "a", To: "b"}),
+		draft(domain.ContentChanged{ChangeID: "c1", Description: "d"})}
+	got, err := h.store.Append(context.Background(), AppendRequest{Project: "P1", City: "330600", County: "330682", Expected: a.Seq, PrevHash: a.Envelope.Hash, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := h.store.Load(context.Background(), "P1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 4 {
+		t.Fatalf("history has %d events, want 4", len(hist))
+	}
+	prev := ""
+	for i, s := range hist {
+		if s.Envelope.PrevHash != prev {
+			t.Fatalf("event %d: prevhash %q, want %q", i, s.Envelope.PrevHash, prev)
+		}
+		prev = s.Envelope.Hash
+		if i > 0 && s.Seq != got[i-1].Seq {
+			t.Fatalf("event %d at sequence %d, Append said %d", i, s.Seq, got[i-1].Seq)
+		}
+	}
+	// A stale batch stores none of its events.
+	_, err = h.store.Append(context.Background(), AppendRequest{Project: "P1", City: "330600", County: "330682", Expected: a.Seq,
+		Events: []Draft{draft(domain.ChangeApproved{ChangeID: "c2", Reference: "r"}), draft(domain.ContentChanged{ChangeID: "c2", Description: "d"})}})
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("stale batch: got %v, want *ConflictError", err)
+	}
+	if n := h.msgs(t); n != 4 {
+		t.Fatalf("stream holds %d messages after a refused batch, want 4", n)
+	}
+}
+
+func TestDeletesAndPurgesAreRefused(t *testing.T) {
+	h := start(t, t.TempDir())
+	s := appendOne(t, h.store, "P1", 0, "", domain.ProjectClosed{})
+	js, _ := jetstream.New(h.nc)
+	// Denied API requests get no reply (the server drops them and tells the
+	// connection of the permission violation), so they end by the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	denied := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	stream, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.DeleteMsg(denied(), s.Seq); err == nil {
+		t.Error("deleting a message: want an error")
+	}
+	if err := stream.SecureDeleteMsg(denied(), s.Seq); err == nil {
+		t.Error("erasing a message: want an error")
+	}
+	if err := stream.Purge(denied()); err == nil {
+		t.Error("purging the stream: want an error")
+	}
+	if err := stream.Purge(denied(), jetstream.WithPurgeSubject("ledger.>")); err == nil {
+		t.Error("purging a subject: want an error")
+	}
+	if err := js.DeleteStream(denied(), "LEDGER"); err == nil {
+		t.Error("deleting the stream: want an error")
+	}
+	cfg := StreamConfig(Config{})
+	cfg.DenyDelete, cfg.DenyPurge = false, false
+	if _, err := js.UpdateStream(ctx, cfg); err == nil {
+		t.Error("turning deny_delete and deny_purge off: want an error")
+	}
+	cfg = StreamConfig(Config{})
+	cfg.MaxAge = time.Hour
+	cfg.Discard = jetstream.DiscardOld
+	if _, err := js.UpdateStream(ctx, cfg); err == nil {
+		// The update went through: Open must put the settings back.
+		if _, err := Open(ctx, h.nc, Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := h.store.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 || !info.Config.DenyDelete || !info.Config.DenyPurge || info.Config.AllowRollup || info.Config.MaxAge != 0 {
+		t.Fatalf("after the attempts: %d messages, config %+v", info.State.Msgs, info.Config)
+	}
+}
+
+func TestEventsSurviveARestartWithTheirBytes(t *testing.T) {
+	dir := t.TempDir()
+	h := start(t, dir)
+	var prev string
+	var seq uint64
+	var want []Stored
+	for i := 0; i < 5; i++ {
+		s := appendOne(t, h.store, "P1", seq, prev, domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: domain.Fen(i+1) * domain.Wan, Tranche: i + 1, Basis: "b"})
+		want = append(want, s)
+		prev, seq = s.Envelope.Hash, s.Seq
+	}
+	h.stop()
+	h2 := start(t, dir)
+	got, err := h2.store.Load(context.Background(), "P1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("after restart %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Seq != want[i].Seq || string(got[i].Raw) != string(want[i].Raw) {
+			t.Fatalf("event %d differs after restart", i)
+		}
+	}
+	if h2.srv.Server.JetStreamConfig() == nil || !h2.srv.Server.JetStreamConfig().SyncAlways {
+		t.Fatal("the embedded server does not run with sync_interval: always")
+	}
+}
+
+func TestCloudEventBodyDecodes(t *testing.T) {
+	h := start(t, t.TempDir())
+	d := draft(domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: 600 * domain.Wan, Tranche: 1, Basis: "预拨 50%"})
+	d.CausationID, d.IdempotencyKey = "cause-1", "key-1"
+	before := time.Now().UTC()
+	got, err := h.store.Append(context.Background(), AppendRequest{Project: "P1", City: "330200", County: "330200", Events: []Draft{d}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := h.store.Load(context.Background(), "P1")
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("load: %v, %d events", err, len(hist))
+	}
+	s := hist[0]
+	e := s.Envelope
+	checks := []struct{ name, got, want string }{
+		{"subject on the stream", s.Subject, "ledger.330200.330200.P1.funds_disbursed"},
+		{"specversion", e.SpecVersion, "1.0"},
+		{"id", e.ID, d.ID},
+		{"source", e.Source, "urn:ledger:test"},
+		{"type", e.Type, "ledger.project.funds_disbursed.v1"},
+		{"subject", e.Subject, "P1"},
+		{"datacontenttype", e.DataContentType, "application/json"},
+		{"actor", e.Actor, "李明"},
+		{"actorrole", e.ActorRole, "finance"},
+		{"correlationid", e.CorrelationID, "corr-1"},
+		{"causationid", e.CausationID, "cause-1"},
+		{"idempotencykey", e.IdempotencyKey, "key-1"},
+		{"prevhash", e.PrevHash, ""},
+		{"hash", e.Hash, got[0].Envelope.Hash},
+		{"time", e.Time.Format(time.RFC3339), "2011-08-15T00:00:00+08:00"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if e.RecordedTime.Before(before.Add(-time.Second)) || e.RecordedTime.After(time.Now().Add(time.Second)) {
+		t.Errorf("recordedtime %s is not the time of the append", e.RecordedTime)
+	}
+	if len(e.Hash) != 64 || ComputeHash(s.Raw) != e.Hash {
+		t.Errorf("hash %q does not match the stored bytes", e.Hash)
+	}
+	ev, err := s.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fd, ok := ev.(domain.FundsDisbursed); !ok || fd.Amount != 600*domain.Wan {
+		t.Fatalf("decoded data %#v", ev)
+	}
+	// One changed byte breaks the hash.
+	tampered := append([]byte(nil), s.Raw...)
+	i := len(`{"specversion":"1.0","id":"`)
+	tampered[i] ^= 1
+	if _, err := Parse(tampered); !errors.Is(err, ErrBadHash) {
+		t.Fatalf("parse a tampered event: got %v, want ErrBadHash", err)
+	}
+}
+
+func TestReaderMayReadButNotWrite(t *testing.T) {
+	srv, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ReaderPassword: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, _ := srv.Connect("ledger")
+	defer nc.Close()
+	st, err := Open(context.Background(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "0.0.0.0:4222"}); err == nil {
+		t.Fatal("a non-loopback listen address: want an error")
+	}
+	if _, err := nats.Connect(srv.ClientURL()); err == nil {
+		t.Fatal("connecting without credentials: want an error")
+	}
+	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	sub, err := rd.SubscribeSync("ledger.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.Flush()
+	appendOne(t, st, "P1", 0, "", domain.ProjectClosed{})
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil || m.Subject != "ledger.330600.330682.P1.project_closed" {
+		t.Fatalf("reader's subscription: %v, %v", m, err)
+	}
+	rjs, _ := jetstream.New(rd)
+	if _, err := rjs.Publish(context.Background(), "ledger.330600.330682.P1.project_closed", []byte(`{}`)); err == nil {
+		t.Fatal("reader publishing an event: want an error")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := rjs.DeleteStream(ctx, "LEDGER"); err == nil {
+		t.Fatal("reader deleting the stream: want an error")
+	}
+	info, _ := st.Info(context.Background())
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d messages, want 1", info.State.Msgs)
+	}
+}
