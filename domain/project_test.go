@@ -134,7 +134,9 @@ func TestTransitions(t *testing.T) {
 			merge(beforeReview(CodeBeforePlan), map[Status]string{StatusProvinciallyApproved: CodeBeforePlan, StatusReplyReceived: CodeBeforePlan, StatusReviewRejected: CodeBeforePlan})},
 		{ndrc, func() Command { return &PassPilotAssessment{At: late, Reference: "r"} },
 			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed}, nil},
-		{owner, func() Command { return &ReportProgress{At: late, AsOf: "2009-05-01", InvestmentCompleted: 2000 * Wan, PhysicalProgressBP: 4000} },
+		{owner, func() Command {
+			return &ReportProgress{At: late, AsOf: "2009-05-01", InvestmentCompleted: 2000 * Wan, PhysicalProgressBP: 4000}
+		},
 			[]Status{StatusImplementing}, nil},
 		{owner, func() Command { return &RequestChange{At: late, ChangeID: "c1", Kind: ChangeContent, Description: "d"} },
 			[]Status{StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing}, nil},
@@ -153,7 +155,9 @@ func TestTransitions(t *testing.T) {
 		{province, func() Command { return &Terminate{At: late, Reason: "r", Reference: "r"} },
 			[]Status{StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived,
 				StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAcceptanceFailed}, nil},
-		{finance, func() Command { return &Refund{At: late, Source: SourceCentralBudget, Amount: 10 * Wan, Reference: "r"} },
+		{finance, func() Command {
+			return &Refund{At: late, Source: SourceCentralBudget, Amount: 10 * Wan, Reference: "r"}
+		},
 			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed, StatusTerminated},
 			merge(beforeReview(CodeRefundExceeds), map[Status]string{StatusProvinciallyApproved: CodeRefundExceeds,
 				StatusReplyReceived: CodeRefundExceeds, StatusReviewRejected: CodeRefundExceeds})},
@@ -249,19 +253,19 @@ func TestRules(t *testing.T) {
 		field string
 	}{
 		{name: "R2 completed investment above 30% of total", stage: StatusApplied, actor: drc, cmd: &Screen{At: day(1)},
-			pre:  nil, code: CodeEligibility, rule: "R2"},
+			pre: nil, code: CodeEligibility, rule: "R2"},
 		{name: "R3 report lacks the energy review", stage: StatusScreened, actor: owner,
-			cmd:  &SubmitApplicationReport{At: day(2), Reference: "r", Attachments: allAttachments[:5]}, code: CodeMissingAttachments, rule: "R3", field: "attachments"},
+			cmd: &SubmitApplicationReport{At: day(2), Reference: "r", Attachments: allAttachments[:5]}, code: CodeMissingAttachments, rule: "R3", field: "attachments"},
 		{name: "R4 plan before the national reply", stage: StatusProvinciallyApproved, actor: ndrc,
 			cmd: &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 1}}, code: CodeBeforeReply, rule: "R4"},
 		{name: "R4 awards above the plan's total", stage: StatusReplyReceived, actor: ndrc,
 			cmd: &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 5001 * Wan}}, code: CodeOverAward, rule: "R4", field: "awards"},
 		{name: "R5 disbursement before the special account", stage: StatusReplyReceived, actor: finance,
-			pre:  []step{{ndrc, &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 500 * Wan}}}},
-			cmd:  &Disburse{At: day(6), Source: SourceCentralBudget, Amount: 1, Basis: "b"}, code: CodeNoAccount, rule: "R5"},
+			pre: []step{{ndrc, &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 500 * Wan}}}},
+			cmd: &Disburse{At: day(6), Source: SourceCentralBudget, Amount: 1, Basis: "b"}, code: CodeNoAccount, rule: "R5"},
 		{name: "R6 disbursement above the award", stage: StatusImplementing, actor: finance,
-			pre:  []step{{ndrc, &PassPilotAssessment{At: day(8), Reference: "r"}}},
-			cmd:  &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 300*Wan + 1, Basis: "b"}, code: CodeOverAward, rule: "R6", field: "amount"},
+			pre: []step{{ndrc, &PassPilotAssessment{At: day(8), Reference: "r"}}},
+			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 300*Wan + 1, Basis: "b"}, code: CodeOverAward, rule: "R6", field: "amount"},
 		{name: "R6 disbursement from a source without award", stage: StatusImplementing, actor: finance,
 			cmd: &Disburse{At: day(9), Source: SourceCityFund, Amount: 1, Basis: "b"}, code: CodeOverAward, rule: "R6", field: "amount"},
 		{name: "R18 more than half before the pilot assessment", stage: StatusImplementing, actor: finance,
