@@ -217,7 +217,7 @@ func (p *Project) outstanding() Amounts {
 // View is the read-only picture of a project's current state, as the API shows it.
 type View struct {
 	ID                     ProjectID              `json:"id"`
-	Version                int                    `json:"version"`
+	EventCount             int                    `json:"event_count"`
 	Status                 Status                 `json:"status"`
 	Name                   string                 `json:"name"`
 	Owner                  string                 `json:"owner"`
@@ -251,7 +251,7 @@ type View struct {
 // View returns a copy of the state that callers may keep.
 func (p *Project) View() View {
 	v := View{
-		ID: p.id, Version: p.version, Status: p.status, Name: p.reg.Name, Owner: p.owner, OwnerAtApplication: p.reg.Owner,
+		ID: p.id, EventCount: p.version, Status: p.status, Name: p.reg.Name, Owner: p.owner, OwnerAtApplication: p.reg.Owner,
 		City: p.reg.City, County: p.reg.County, Category: p.reg.Category, Programmes: append([]string(nil), p.reg.Programmes...),
 		TotalInvestment: p.total, CompletedAtApplication: p.reg.CompletedInvestment, PlannedStart: p.reg.PlannedStart,
 		PlannedEnd: p.reg.PlannedEnd, Requested: p.reg.Requested.Clone(), Awarded: nonNil(p.awarded), Disbursed: nonNil(p.disbursed),

@@ -1,0 +1,245 @@
+// Package app runs commands: it loads a project's history from the event
+// store, folds it, lets the domain decide, and appends the events with the
+// project's expected sequence, retrying on a concurrent write when the caller
+// did not pin a version.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+// Store is what the service needs from the event store.
+type Store interface {
+	Load(ctx context.Context, id domain.ProjectID) ([]eventstore.Stored, error)
+	Append(ctx context.Context, req eventstore.AppendRequest) ([]eventstore.Stored, error)
+}
+
+var _ Store = (*eventstore.Store)(nil)
+
+// Service runs commands against projects. It is safe for concurrent use.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// New returns a service on store; now is the clock (time.Now when nil).
+func New(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// Request is one command for one project.
+type Request struct {
+	Project domain.ProjectID // ignored for registration, whose command carries the id
+	Command domain.Command
+	Actor   domain.Actor
+	// IfMatch, when set, is the project's version (its last stream sequence)
+	// the caller decided on; a project that has moved on fails with
+	// *PreconditionError. When nil, a concurrent write makes the service
+	// reload and decide again.
+	IfMatch *uint64
+	// IdempotencyKey, when set, makes a retry of the same request return the
+	// events of the first one, for the life of the project. RequestDigest
+	// fingerprints the request, so that a key reused for another request fails
+	// with ErrIdempotencyKeyReused.
+	IdempotencyKey string
+	RequestDigest  string
+	CorrelationID  string
+	CausationID    string
+}
+
+// Result is what a command recorded.
+type Result struct {
+	Project domain.ProjectID
+	Events  []eventstore.Stored
+	// Version is the project's last stream sequence after the command: its ETag.
+	Version uint64
+	// Replayed is true when the result is that of an earlier request with the
+	// same idempotency key.
+	Replayed bool
+}
+
+// PreconditionError is returned when the project's version is not IfMatch.
+type PreconditionError struct {
+	Project  domain.ProjectID
+	Expected uint64
+	Actual   uint64
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("project %s is at version %d, not %d", e.Project, e.Actual, e.Expected)
+}
+
+// ErrIdempotencyKeyReused is returned when an idempotency key comes back with a different request.
+var ErrIdempotencyKeyReused = errors.New("idempotency key was used for a different request")
+
+// ErrBusy is returned when concurrent writers kept moving the project for every retry.
+var ErrBusy = errors.New("project kept changing under concurrent writes")
+
+// idempotencyNS is the UUID namespace of ids derived from idempotency keys.
+var idempotencyNS = uuid.MustParse("6f1c2a55-3d0e-4b7e-9a4f-2f8d7c1e0b9a")
+
+// RegistrationID returns the project id a registration without an id gets:
+// derived from the idempotency key when there is one (so a retry names the
+// same project), a new UUIDv7 otherwise.
+func RegistrationID(actor domain.Actor, key string) domain.ProjectID {
+	if key != "" {
+		return domain.ProjectID(uuid.NewSHA1(idempotencyNS, []byte("register\x00"+actor.Name+"\x00"+key)).String())
+	}
+	return domain.ProjectID(uuid.Must(uuid.NewV7()).String())
+}
+
+const maxAttempts = 8
+
+// Handle runs one command. It returns the domain's refusal (*domain.Error), a
+// *PreconditionError, ErrIdempotencyKeyReused, ErrBusy, or a store error.
+// Nothing is written unless the whole command is.
+func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
+	id := req.Project
+	if reg, ok := req.Command.(*domain.RegisterProject); ok {
+		if reg.ID == "" {
+			reg.ID = RegistrationID(req.Actor, req.IdempotencyKey)
+		}
+		id = reg.ID
+	}
+	if err := id.Validate("id"); err != nil {
+		return Result{}, err
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		hist, err := s.store.Load(ctx, id)
+		if err != nil {
+			return Result{}, err
+		}
+		if req.IdempotencyKey != "" {
+			if res, ok, err := replay(id, hist, req); ok || err != nil {
+				return res, err
+			}
+		}
+		p, err := Fold(id, hist)
+		if err != nil {
+			return Result{}, err
+		}
+		var last uint64
+		var prev string
+		if n := len(hist); n > 0 {
+			last, prev = hist[n-1].Seq, hist[n-1].Envelope.Hash
+		}
+		if req.IfMatch != nil && *req.IfMatch != last {
+			return Result{}, &PreconditionError{Project: id, Expected: *req.IfMatch, Actual: last}
+		}
+		evs, err := p.Decide(req.Command, req.Actor, s.now())
+		if err != nil {
+			return Result{}, err
+		}
+		city, county := p.Region()
+		if reg, ok := req.Command.(*domain.RegisterProject); ok {
+			city, county = reg.City, reg.County
+		}
+		drafts := make([]eventstore.Draft, len(evs))
+		for i, e := range evs {
+			drafts[i] = eventstore.Draft{
+				ID: eventID(req, id, i), Event: e, Time: req.Command.EffectiveAt(), Actor: req.Actor,
+				CorrelationID: req.CorrelationID, CausationID: req.CausationID,
+				IdempotencyKey: req.IdempotencyKey, RequestDigest: req.RequestDigest,
+			}
+		}
+		stored, err := s.store.Append(ctx, eventstore.AppendRequest{
+			Project: id, City: city, County: county, Expected: last, PrevHash: prev, Events: drafts,
+			Recorded: s.now().UTC(),
+		})
+		var ce *eventstore.ConflictError
+		if errors.As(err, &ce) {
+			// Reload: with IfMatch the next round reports the version that
+			// won; without, it decides again on the new state.
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Project: id, Events: stored, Version: stored[len(stored)-1].Seq}, nil
+	}
+	return Result{}, fmt.Errorf("run %s on project %s: %w", req.Command.CommandName(), id, ErrBusy)
+}
+
+// eventID is a new UUIDv7, or, with an idempotency key, a UUID derived from
+// the key, the actor, the project and the event's place in the command, so
+// that a retried publish carries the same Nats-Msg-Id.
+func eventID(req Request, id domain.ProjectID, i int) string {
+	if req.IdempotencyKey == "" {
+		return uuid.Must(uuid.NewV7()).String()
+	}
+	return uuid.NewSHA1(idempotencyNS, []byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", req.Actor.Name, id, req.IdempotencyKey, i))).String()
+}
+
+// replay finds the events an earlier request with the same idempotency key
+// and actor recorded on this project.
+func replay(id domain.ProjectID, hist []eventstore.Stored, req Request) (Result, bool, error) {
+	var found []eventstore.Stored
+	for _, h := range hist {
+		if h.Envelope.IdempotencyKey == req.IdempotencyKey && h.Envelope.Actor == req.Actor.Name {
+			found = append(found, h)
+		}
+	}
+	if len(found) == 0 {
+		return Result{}, false, nil
+	}
+	if found[0].Envelope.RequestDigest != req.RequestDigest {
+		return Result{}, false, fmt.Errorf("project %s, key %q: %w", id, req.IdempotencyKey, ErrIdempotencyKeyReused)
+	}
+	return Result{Project: id, Events: found, Version: hist[len(hist)-1].Seq, Replayed: true}, true, nil
+}
+
+// Fold decodes a project's stored history and folds it into the aggregate.
+// An event that does not decode is an error naming its sequence.
+func Fold(id domain.ProjectID, hist []eventstore.Stored) (*domain.Project, error) {
+	p := domain.NewProject(id)
+	for _, h := range hist {
+		e, err := h.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("fold project %s: sequence %d: %w", id, h.Seq, err)
+		}
+		p.Apply(e, h.Envelope.Time)
+	}
+	return p, nil
+}
+
+// Project returns the current state of a project and its version (last
+// stream sequence). It returns a *domain.Error of kind KindNotFound for a
+// project without events.
+func (s *Service) Project(ctx context.Context, id domain.ProjectID) (domain.View, uint64, error) {
+	hist, err := s.History(ctx, id)
+	if err != nil {
+		return domain.View{}, 0, err
+	}
+	p, err := Fold(id, hist)
+	if err != nil {
+		return domain.View{}, 0, err
+	}
+	return p.View(), hist[len(hist)-1].Seq, nil
+}
+
+// History returns a project's events as stored, in order, or a *domain.Error
+// of kind KindNotFound when it has none.
+func (s *Service) History(ctx context.Context, id domain.ProjectID) ([]eventstore.Stored, error) {
+	if err := id.Validate("id"); err != nil {
+		return nil, err
+	}
+	hist, err := s.store.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(hist) == 0 {
+		return nil, &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeNotFound, Project: id, Msg: "no such project"}
+	}
+	return hist, nil
+}

@@ -1,0 +1,56 @@
+// Command ledger is the event-sourced ledger of publicly funded projects.
+//
+//	ledger serve [flags]   run the HTTP API on NATS JetStream (embedded by default)
+//	ledger help            show usage
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "ledger:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `ledger — an event-sourced ledger of publicly funded projects on NATS JetStream
+
+Usage:
+  ledger serve [flags]   run the HTTP API with an embedded NATS server (or --nats-url)
+  ledger help            show this help
+
+Run "ledger serve -h" for the flags of serve; every flag can also be set
+through the environment variable named in its help.
+`
+
+// run is the whole program; tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "ledger: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

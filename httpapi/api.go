@@ -1,0 +1,364 @@
+// Package httpapi is the ledger's HTTP API: one POST per command on a
+// project's sub-resources, GETs for a project's state and history, the
+// OpenAPI document, and health. Errors are RFC 9457 problem details.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/zjfund/ledger/app"
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+// Header names of the API.
+const (
+	HeaderActor          = "Ledger-Actor"    // the acting person (UTF-8, or percent-encoded UTF-8)
+	HeaderRole           = "Ledger-Role"     // the role they act in: owner, county_drc, …
+	HeaderPosition       = "Ledger-Position" // the stream sequence a response reflects or a write reached
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderRequestID      = "X-Request-Id"
+	HeaderCorrelationID  = "X-Correlation-Id"
+)
+
+// MaxBody is the largest request body accepted, in bytes.
+const MaxBody = 64 << 10
+
+// Commands is what the API needs from the write side.
+type Commands interface {
+	Handle(ctx context.Context, req app.Request) (app.Result, error)
+	Project(ctx context.Context, id domain.ProjectID) (domain.View, uint64, error)
+	History(ctx context.Context, id domain.ProjectID) ([]eventstore.Stored, error)
+}
+
+var _ Commands = (*app.Service)(nil)
+
+// Health reports on the ledger's dependencies.
+type Health interface {
+	LastSequence(ctx context.Context) (uint64, error)
+}
+
+// API serves the HTTP API.
+type API struct {
+	cmds     Commands
+	health   Health
+	log      *slog.Logger
+	mux      *http.ServeMux
+	patterns []string // every registered pattern, for the OpenAPI test
+}
+
+// New returns the API on cmds. health is asked by /healthz.
+func New(cmds Commands, health Health, log *slog.Logger) *API {
+	a := &API{cmds: cmds, health: health, log: log, mux: http.NewServeMux()}
+	for _, rt := range commandRoutes {
+		a.handle(rt.pattern, a.command(rt))
+	}
+	a.handle("GET /v1/projects/{id}", a.getProject)
+	a.handle("GET /v1/projects/{id}/events", a.getEvents)
+	a.handle("GET /openapi.json", a.getOpenAPI)
+	a.handle("GET /healthz", a.getHealth)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, newProblem(http.StatusNotFound, "no-route", "no route "+r.Method+" "+r.URL.Path+"; see /openapi.json"))
+	})
+	return a
+}
+
+func (a *API) handle(pattern string, h http.HandlerFunc) {
+	a.patterns = append(a.patterns, pattern)
+	a.mux.HandleFunc(pattern, h)
+}
+
+// ServeHTTP logs each request with its id, actor, status and duration.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := r.Header.Get(HeaderRequestID)
+	if !safeToken.MatchString(reqID) {
+		reqID = uuid.Must(uuid.NewV7()).String()
+		r.Header.Set(HeaderRequestID, reqID)
+	}
+	w.Header().Set(HeaderRequestID, reqID)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	a.mux.ServeHTTP(sw, r)
+	a.log.Info("http", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		"actor", r.Header.Get(HeaderActor), "role", r.Header.Get(HeaderRole), "ms", time.Since(start).Milliseconds())
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+var safeToken = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// eventRef is how a response names an event it recorded.
+type eventRef struct {
+	Seq     uint64 `json:"seq"`
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Subject string `json:"subject"`
+	Hash    string `json:"hash"`
+}
+
+// commandResponse is the body of a successful command.
+type commandResponse struct {
+	Project  domain.ProjectID `json:"project"`
+	Version  uint64           `json:"version"`
+	Replayed bool             `json:"replayed"`
+	Events   []eventRef       `json:"events"`
+}
+
+func (a *API) command(rt commandRoute) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req := app.Request{Project: domain.ProjectID(r.PathValue("id")), CausationID: r.Header.Get(HeaderRequestID)}
+		req.CorrelationID = r.Header.Get(HeaderCorrelationID)
+		if req.CorrelationID == "" {
+			req.CorrelationID = req.CausationID
+		} else if !safeToken.MatchString(req.CorrelationID) {
+			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-header", HeaderCorrelationID, "must be 1–128 letters, digits or ._:-"))
+			return
+		}
+		var p *Problem
+		if req.Actor, p = actor(r); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if req.IfMatch, p = ifMatch(r); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if req.IdempotencyKey, p = idempotencyKey(r); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		cmd := rt.newCmd(r)
+		body, p := readBody(w, r)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if p := decodeJSON(body, cmd); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
+		req.RequestDigest = hex.EncodeToString(sum[:])
+		req.Command = cmd
+		res, err := a.cmds.Handle(r.Context(), req)
+		if err != nil {
+			writeProblem(w, r, problemFor(err, a.log, req.CausationID))
+			return
+		}
+		out := commandResponse{Project: res.Project, Version: res.Version, Replayed: res.Replayed}
+		for _, s := range res.Events {
+			out.Events = append(out.Events, eventRef{Seq: s.Seq, ID: s.Envelope.ID, Type: s.Envelope.Type, Subject: s.Subject, Hash: s.Envelope.Hash})
+		}
+		w.Header().Set("ETag", etag(res.Version))
+		w.Header().Set(HeaderPosition, strconv.FormatUint(res.Events[len(res.Events)-1].Seq, 10))
+		w.Header().Set("Location", "/v1/projects/"+string(res.Project))
+		if res.Replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		writeJSON(w, http.StatusCreated, out)
+	}
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+func fieldProblem(status int, code, field, detail string) *Problem {
+	p := newProblem(status, code, field+": "+detail)
+	p.Field = field
+	return p
+}
+
+// actor reads who acts, and in which role, from the request headers. Until
+// the API authenticates, these headers are trusted and recorded on each event.
+func actor(r *http.Request) (domain.Actor, *Problem) {
+	name := strings.TrimSpace(r.Header.Get(HeaderActor))
+	if strings.Contains(name, "%") {
+		dec, err := url.PathUnescape(name)
+		if err != nil {
+			return domain.Actor{}, fieldProblem(http.StatusBadRequest, "invalid-header", HeaderActor, "bad percent-encoding")
+		}
+		name = dec
+	}
+	if name == "" || len(name) > 200 {
+		return domain.Actor{}, fieldProblem(http.StatusBadRequest, "missing-actor", HeaderActor, "the acting person is required (1–200 bytes of UTF-8, raw or percent-encoded)")
+	}
+	role := domain.Role(r.Header.Get(HeaderRole))
+	if !role.Valid() {
+		return domain.Actor{}, fieldProblem(http.StatusBadRequest, "missing-role", HeaderRole, fmt.Sprintf("must be one of %v", domain.Roles))
+	}
+	return domain.Actor{Name: name, Role: role}, nil
+}
+
+// ifMatch reads If-Match: the project version ("12", as the ETag gave it) the
+// caller decided on.
+func ifMatch(r *http.Request) (*uint64, *Problem) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(strings.Trim(v, `"`), 10, 64)
+	if err != nil || strings.Contains(v, ",") {
+		return nil, fieldProblem(http.StatusBadRequest, "invalid-header", "If-Match", `must be one ETag of the project, e.g. "12"`)
+	}
+	return &n, nil
+}
+
+// idempotencyKey reads Idempotency-Key, a structured-field string ("…"); a
+// bare token is accepted too.
+func idempotencyKey(r *http.Request) (string, *Problem) {
+	v := strings.TrimSpace(r.Header.Get(HeaderIdempotencyKey))
+	if v == "" {
+		return "", nil
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if !idemKey.MatchString(v) {
+		return "", fieldProblem(http.StatusBadRequest, "invalid-header", HeaderIdempotencyKey, "must be 1–255 printable ASCII characters without quotes or backslashes")
+	}
+	return v, nil
+}
+
+var idemKey = regexp.MustCompile(`^[\x20\x21\x23-\x5b\x5d-\x7e]{1,255}$`)
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Problem) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, fieldProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Content-Type", "must be application/json")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, newProblem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body exceeds %d bytes", MaxBody))
+	}
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, "unreadable-body", err.Error())
+	}
+	return body, nil
+}
+
+// decodeJSON decodes body into v strictly: one JSON object, no unknown
+// fields, numbers where numbers go (amounts are integers of fen).
+func decodeJSON(body []byte, v any) *Problem {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err == nil {
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tpe *time.ParseError
+	switch {
+	case errors.Is(err, io.EOF):
+		return newProblem(http.StatusBadRequest, "malformed-json", "the body must be a JSON object")
+	case errors.As(err, &syn):
+		return newProblem(http.StatusBadRequest, "malformed-json", fmt.Sprintf("invalid JSON at byte %d: %v", syn.Offset, syn))
+	case errors.As(err, &typ):
+		want := typ.Type.String()
+		if typ.Type.Name() == "Fen" {
+			want = "an integer number of fen"
+		}
+		return fieldProblem(http.StatusBadRequest, "invalid-field", typ.Field, fmt.Sprintf("got JSON %s, want %s", typ.Value, want))
+	case errors.As(err, &tpe):
+		return fieldProblem(http.StatusBadRequest, "invalid-field", "effective_time", fmt.Sprintf("want an RFC 3339 time such as 2011-08-15T00:00:00+08:00: %v", tpe))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fieldProblem(http.StatusBadRequest, "unknown-field", f, "is not a field of this command")
+	}
+	return newProblem(http.StatusBadRequest, "malformed-json", err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// projectResponse is a project's current state with the version it reflects.
+type projectResponse struct {
+	domain.View
+	Version uint64 `json:"version"`
+}
+
+func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
+	v, version, err := a.cmds.Project(r.Context(), domain.ProjectID(r.PathValue("id")))
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	w.Header().Set("ETag", etag(version))
+	w.Header().Set(HeaderPosition, strconv.FormatUint(version, 10))
+	writeJSON(w, http.StatusOK, projectResponse{View: v, Version: version})
+}
+
+// storedEvent is one event of a history: where it is on the stream and the
+// CloudEvent exactly as stored.
+type storedEvent struct {
+	Seq     uint64          `json:"seq"`
+	Subject string          `json:"subject"`
+	Event   json.RawMessage `json:"event"`
+}
+
+type historyResponse struct {
+	Project domain.ProjectID `json:"project"`
+	Version uint64           `json:"version"`
+	Events  []storedEvent    `json:"events"`
+}
+
+func (a *API) getEvents(w http.ResponseWriter, r *http.Request) {
+	id := domain.ProjectID(r.PathValue("id"))
+	hist, err := a.cmds.History(r.Context(), id)
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	out := historyResponse{Project: id, Version: hist[len(hist)-1].Seq}
+	for _, h := range hist {
+		out.Events = append(out.Events, storedEvent{Seq: h.Seq, Subject: h.Subject, Event: h.Raw})
+	}
+	w.Header().Set("ETag", etag(out.Version))
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Version, 10))
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	seq, err := a.health.LastSequence(ctx)
+	if err != nil {
+		a.log.Warn("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "detail": "the event stream does not answer"})
+		return
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(seq, 10))
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stream_last_seq": seq})
+}

@@ -1,0 +1,244 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// OpenAPI builds the OpenAPI 3.1 document of the API from the command route
+// table and the Go types of the requests and responses, so that it cannot
+// drift from the code.
+func OpenAPI() map[string]any {
+	defs := map[string]any{}
+	s := &schemas{defs: defs}
+	problem := s.ref(reflect.TypeFor[Problem]())
+	problemResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}
+	}
+	hdr := func(name, desc string, required bool, schema map[string]any) map[string]any {
+		return map[string]any{"name": name, "in": "header", "required": required, "description": desc, "schema": schema}
+	}
+	str := map[string]any{"type": "string"}
+	roles := make([]string, len(domain.Roles))
+	for i, r := range domain.Roles {
+		roles[i] = string(r)
+	}
+	idParam := map[string]any{"name": "id", "in": "path", "required": true, "description": "project id: 1–64 letters, digits, '-' or '_'",
+		"schema": map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
+	etagHeader := map[string]any{"description": "the project's version: the stream sequence of its last event", "schema": str}
+	posHeader := map[string]any{"description": "the stream sequence this response reflects or this write reached", "schema": str}
+	paths := map[string]any{}
+	op := func(pattern string, o map[string]any) {
+		method, path, _ := strings.Cut(pattern, " ")
+		item, _ := paths[path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[path] = item
+		}
+		item[strings.ToLower(method)] = o
+	}
+	for _, rt := range commandRoutes {
+		_, path, _ := strings.Cut(rt.pattern, " ")
+		params := []any{
+			hdr(HeaderActor, "the acting person, recorded on every event (UTF-8, or percent-encoded UTF-8); trusted until the API authenticates", true, str),
+			hdr(HeaderRole, "the role the person acts in; each command permits some roles", true, map[string]any{"type": "string", "enum": roles}),
+			hdr("If-Match", `the project's ETag the command was decided on, e.g. "12"; a stale one gives 412`, false, str),
+			hdr(HeaderIdempotencyKey, `a key ("…") that makes retries of this request return the first result, for the life of the project; reused with another body gives 422`, false, str),
+			hdr(HeaderCorrelationID, "correlation id recorded on the events; defaults to the request id", false, str),
+		}
+		if strings.Contains(path, "{id}") {
+			params = append([]any{idParam}, params...)
+		}
+		if strings.Contains(path, "{change}") {
+			params = append(params, map[string]any{"name": "change", "in": "path", "required": true, "schema": str, "description": "the change id given when it was requested"})
+		}
+		cmd := rt.newCmd(&http.Request{})
+		name := domain.Command(cmd).CommandName()
+		op(rt.pattern, map[string]any{
+			"operationId": rt.operation,
+			"summary":     rt.summary,
+			"description": "Permitted roles: " + joinRoles(domain.PermittedRoles(name)) + ".",
+			"tags":        []string{"commands"},
+			"parameters":  params,
+			"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeOf(cmd).Elem())}}},
+			"responses": map[string]any{
+				"201": map[string]any{"description": "recorded (or, with Idempotent-Replayed: true, recorded by an earlier request with the same key)",
+					"headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader, "Location": map[string]any{"schema": str}},
+					"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[commandResponse]())}}},
+				"400": problemResp("malformed request: JSON, a header, an unknown field, a wrong type"),
+				"403": problemResp("the role may not issue this command"),
+				"404": problemResp("no such project (or change)"),
+				"409": problemResp("refused by a lifecycle or funding rule (code and rule name it), or the project exists already"),
+				"412": problemResp("If-Match is stale: the project has moved on"),
+				"413": problemResp("the body is larger than 64 KiB"),
+				"415": problemResp("the body is not application/json"),
+				"422": problemResp("a field is invalid, or an idempotency key was reused with another request"),
+			},
+		})
+	}
+	op("GET /v1/projects/{id}", map[string]any{
+		"operationId": "getProject", "summary": "The project's current state, folded from its events.", "tags": []string{"queries"},
+		"parameters": []any{idParam},
+		"responses": map[string]any{
+			"200": map[string]any{"description": "the state", "headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader},
+				"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[projectResponse]())}}},
+			"404": problemResp("no such project"),
+		},
+	})
+	op("GET /v1/projects/{id}/events", map[string]any{
+		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
+		"parameters": []any{idParam},
+		"responses": map[string]any{
+			"200": map[string]any{"description": "the history", "headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader},
+				"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[historyResponse]())}}},
+			"404": problemResp("no such project"),
+		},
+	})
+	op("GET /openapi.json", map[string]any{
+		"operationId": "getOpenAPI", "summary": "This document.", "tags": []string{"meta"},
+		"responses": map[string]any{"200": map[string]any{"description": "the OpenAPI 3.1 document", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
+	})
+	op("GET /healthz", map[string]any{
+		"operationId": "getHealth", "summary": "Whether the event stream answers, and its last sequence.", "tags": []string{"meta"},
+		"responses": map[string]any{
+			"200": map[string]any{"description": "healthy", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object",
+				"properties": map[string]any{"status": str, "stream_last_seq": map[string]any{"type": "integer"}}}}}},
+			"503": map[string]any{"description": "the stream does not answer"},
+		},
+	})
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":   "ledger",
+			"version": "1",
+			"description": "Event-sourced ledger of publicly funded energy-, water- and material-saving projects. Every step is an immutable " +
+				"event on NATS JetStream. Amounts are integers of fen (1 万元 = 1,000,000 fen). Times are RFC 3339; effective_time is when a " +
+				"step took effect and is never defaulted. Errors are RFC 9457 problem details with a stable code, and the rule (R1–R30) they enforce.",
+		},
+		"paths":      paths,
+		"components": map[string]any{"schemas": defs},
+	}
+}
+
+func joinRoles(rs []domain.Role) string {
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = string(r)
+	}
+	return strings.Join(ss, ", ")
+}
+
+var (
+	openAPIOnce sync.Once
+	openAPIJSON []byte
+)
+
+func (a *API) getOpenAPI(w http.ResponseWriter, r *http.Request) {
+	openAPIOnce.Do(func() { openAPIJSON, _ = json.MarshalIndent(OpenAPI(), "", "  ") })
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPIJSON)
+}
+
+// schemas turns Go types into JSON Schemas (2020-12, as OpenAPI 3.1 uses).
+type schemas struct{ defs map[string]any }
+
+func (s *schemas) ref(t reflect.Type) map[string]any {
+	name := t.Name()
+	if _, ok := s.defs[name]; !ok {
+		s.defs[name] = map[string]any{} // placeholder against recursion
+		s.defs[name] = s.object(t)
+	}
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
+
+var (
+	timeType    = reflect.TypeFor[time.Time]()
+	dateType    = reflect.TypeFor[domain.Date]()
+	fenType     = reflect.TypeFor[domain.Fen]()
+	amountsType = reflect.TypeFor[domain.Amounts]()
+	sourceType  = reflect.TypeFor[domain.Source]()
+	rawType     = reflect.TypeFor[json.RawMessage]()
+)
+
+func (s *schemas) of(t reflect.Type) map[string]any {
+	switch t {
+	case timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case dateType:
+		return map[string]any{"type": "string", "format": "date"}
+	case fenType:
+		return map[string]any{"type": "integer", "format": "int64", "description": "amount in fen (1 yuan = 100 fen; 1 万元 = 1,000,000 fen)"}
+	case sourceType:
+		return map[string]any{"type": "string", "enum": domain.Sources}
+	case amountsType:
+		return map[string]any{"type": "object", "description": "amount in fen per funding source",
+			"propertyNames": map[string]any{"enum": domain.Sources}, "additionalProperties": s.of(fenType)}
+	case rawType:
+		return map[string]any{"description": "a CloudEvent 1.0 in structured JSON, exactly as stored"}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return s.of(t.Elem())
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64, reflect.Uint32:
+		return map[string]any{"type": "integer"}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": s.of(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": s.of(t.Elem())}
+	case reflect.Struct:
+		if t.Name() != "" {
+			return s.ref(t)
+		}
+		return s.object(t)
+	}
+	return map[string]any{}
+}
+
+func (s *schemas) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if f.Anonymous && tag == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				walk(ft)
+				continue
+			}
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = s.of(f.Type)
+			if !strings.Contains(opts, "omitempty") {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	sort.Strings(required)
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}

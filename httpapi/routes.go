@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// commandRoute is one POST that records a step of a project's life.
+type commandRoute struct {
+	pattern   string // net/http pattern
+	operation string // OpenAPI operationId
+	summary   string
+	newCmd    func(r *http.Request) domain.Command
+}
+
+// commandRoutes are every command of the API. The OpenAPI document is built
+// from this table, so a command route cannot be undocumented.
+var commandRoutes = []commandRoute{
+	{"POST /v1/projects", "registerProject", "Register a project: the owner's application (owner, region, category, programmes, investment, planned period, subsidy requested per source).",
+		func(*http.Request) domain.Command { return &domain.RegisterProject{} }},
+	{"POST /v1/projects/{id}/screening", "screenProject", "Screen the project against R2: investment completed at application at most the programme's share of the total.",
+		func(*http.Request) domain.Command { return &domain.Screen{} }},
+	{"POST /v1/projects/{id}/application-report", "submitApplicationReport", "File the fund-application report with the six attachments of R3.",
+		func(*http.Request) domain.Command { return &domain.SubmitApplicationReport{} }},
+	{"POST /v1/projects/{id}/review", "recordReview", "Record the provincial review (or the city's, for a city programme): passed or rejected.",
+		func(*http.Request) domain.Command { return &domain.RecordReview{} }},
+	{"POST /v1/projects/{id}/national-reply", "recordNationalReply", "Record the NDRC's reply letter (复函), needed before a national programme's plan (R4).",
+		func(*http.Request) domain.Command { return &domain.RecordNationalReply{} }},
+	{"POST /v1/projects/{id}/investment-plan", "issueInvestmentPlan", "Issue the investment plan: the award per funding source (R4).",
+		func(*http.Request) domain.Command { return &domain.IssueInvestmentPlan{} }},
+	{"POST /v1/projects/{id}/special-account", "openSpecialAccount", "Record the dedicated bank account that receives the subsidy (R5).",
+		func(*http.Request) domain.Command { return &domain.OpenSpecialAccount{} }},
+	{"POST /v1/projects/{id}/disbursements", "disburse", "Pay a tranche from one funding source by progress (R6); never above the award, before the plan and account, while a change is pending, after termination, or beyond the pre-disbursement share before the pilot assessment (R18).",
+		func(*http.Request) domain.Command { return &domain.Disburse{} }},
+	{"POST /v1/projects/{id}/pilot-assessment", "passPilotAssessment", "Record that the pilot city passed its assessment, releasing the rest of the award (R18).",
+		func(*http.Request) domain.Command { return &domain.PassPilotAssessment{} }},
+	{"POST /v1/projects/{id}/progress-reports", "reportProgress", "File a progress report: investment completed to date and physical progress (R7).",
+		func(*http.Request) domain.Command { return &domain.ReportProgress{} }},
+	{"POST /v1/projects/{id}/changes", "requestChange", "Request a change that needs approval: content (R8), owner rename (R9) or total investment (R10). While pending it blocks disbursement, completion and the acceptance request.",
+		func(*http.Request) domain.Command { return &domain.RequestChange{} }},
+	{"POST /v1/projects/{id}/changes/{change}/decision", "decideChange", "Approve or reject a pending change; an approval records the approval and the change taking effect, atomically.",
+		func(r *http.Request) domain.Command { return &domain.DecideChange{ChangeID: r.PathValue("change")} }},
+	{"POST /v1/projects/{id}/inspections", "recordInspection", "Record an audit, inspection or special-account check (R15, R17); may be recorded late.",
+		func(*http.Request) domain.Command { return &domain.RecordInspection{} }},
+	{"POST /v1/projects/{id}/completion", "completeConstruction", "Record completion (R13) with the actual total investment (R10); late completion and a variance need explanations.",
+		func(*http.Request) domain.Command { return &domain.Complete{} }},
+	{"POST /v1/projects/{id}/acceptance-items", "fileAcceptanceItem", "File a prerequisite of acceptance: special acceptance, audit report or completion report (R14).",
+		func(*http.Request) domain.Command { return &domain.FileAcceptanceItem{} }},
+	{"POST /v1/projects/{id}/acceptance-request", "requestAcceptance", "Apply for completion acceptance once completed and the three items are filed (R14).",
+		func(*http.Request) domain.Command { return &domain.RequestAcceptance{} }},
+	{"POST /v1/projects/{id}/acceptance", "recordAcceptance", "Record the outcome of completion acceptance: passed or failed.",
+		func(*http.Request) domain.Command { return &domain.RecordAcceptance{} }},
+	{"POST /v1/projects/{id}/termination", "terminate", "Terminate the project (R12); what was disbursed and not refunded becomes due.",
+		func(*http.Request) domain.Command { return &domain.Terminate{} }},
+	{"POST /v1/projects/{id}/refunds", "refund", "Record a refund to a funding source; never more than was disbursed from it and not refunded (R12).",
+		func(*http.Request) domain.Command { return &domain.Refund{} }},
+	{"POST /v1/projects/{id}/closure", "closeProject", "Close the file: after acceptance, a rejected review, or a termination whose refunds are made (R12).",
+		func(*http.Request) domain.Command { return &domain.Close{} }},
+}
