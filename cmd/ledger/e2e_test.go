@@ -318,8 +318,8 @@ func TestTerminatedAndRefundedLifecycle(t *testing.T) {
 
 func TestRefusalsWriteNothing(t *testing.T) {
 	l := startLedger(t, t.TempDir())
-	runScript(t, l, approvedScript("A"))                // plan and account, award 700万
-	runScript(t, l, approvedScript("B")[:5])            // national reply, no plan
+	runScript(t, l, approvedScript("A"))                                                     // plan and account, award 700万
+	runScript(t, l, approvedScript("B")[:5])                                                 // national reply, no plan
 	runScript(t, l, append(approvedScript("C"), step{"/v1/projects/C/termination", province, // terminated
 		map[string]any{"effective_time": at("2009-09-01"), "reason": "中止", "reference": "r"}, []string{"project_terminated"}}))
 	runScript(t, l, append(approvedScript("D"), step{"/v1/projects/D/disbursements", finance,

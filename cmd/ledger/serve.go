@@ -211,4 +211,3 @@ func checkSyncAlways(nc *nats.Conn, log *slog.Logger) {
 		log.Warn("NATS server does not run with sync_interval: always; acknowledged events can be lost on power loss", "server", resp.Server.Name)
 	}
 }
-
