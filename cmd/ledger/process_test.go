@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the ledger binary: with
+// LEDGER_E2E_ARGS set it runs main with those arguments, so that a test can
+// start `ledger serve` as a real process and kill it.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("LEDGER_E2E_ARGS"); args != "" {
+		var a []string
+		if err := json.Unmarshal([]byte(args), &a); err != nil {
+			panic(err)
+		}
+		os.Args = append([]string{"ledger"}, a...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// startProcess runs `ledger serve` in a child process on dataDir.
+func startProcess(t *testing.T, dataDir string) *process {
+	t.Helper()
+	args, _ := json.Marshal([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "warn"})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LEDGER_E2E_ARGS="+string(args))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "ledger: listening on "); ok {
+			p.base = u
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if p.base == "" {
+		t.Fatal("the ledger process did not start")
+	}
+	return p
+}
+
+// TestKill9RightAfterAnAcknowledgement kills the process with SIGKILL as soon
+// as a command is answered 201, restarts it on the same data dir, and checks
+// that the acknowledged event is there — several times over.
+func TestKill9RightAfterAnAcknowledgement(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, dir)
+	l := &ledger{base: p.base}
+	runScript(t, l, approvedScript("K"))
+	var acked []string
+	for round := 1; round <= 4; round++ {
+		r := call(t, "POST", p.base+"/v1/projects/K/disbursements",
+			map[string]any{"effective_time": at(fmt.Sprintf("2009-%02d-01", 8+round)), "source": "central_budget", "amount": 100 * wan, "basis": fmt.Sprintf("进度检查 %d", round)}, finance...)
+		if r.status != 201 {
+			t.Fatalf("round %d: %d %s", round, r.status, r.raw)
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGKILL) // at once, before anything else
+		_ = p.cmd.Wait()
+		acked = append(acked, r.body["events"].([]any)[0].(map[string]any)["id"].(string))
+
+		p = startProcess(t, dir)
+		h := call(t, "GET", p.base+"/v1/projects/K/events", nil)
+		if h.status != 200 {
+			t.Fatalf("round %d after restart: %d %s", round, h.status, h.raw)
+		}
+		var ids []string
+		for _, e := range h.body["events"].([]any) {
+			ce := e.(map[string]any)["event"].(map[string]any)
+			if ce["type"] == "ledger.project.funds_disbursed.v1" {
+				ids = append(ids, ce["id"].(string))
+			}
+		}
+		if strings.Join(ids, ",") != strings.Join(acked, ",") {
+			t.Fatalf("round %d: after kill -9 and restart the disbursements are %v, want the acknowledged %v", round, ids, acked)
+		}
+	}
+	v := call(t, "GET", p.base+"/v1/projects/K", nil).body
+	if v["disbursed"].(map[string]any)["central_budget"] != float64(400*wan) {
+		t.Fatalf("disbursed after 4 kills: %v", v["disbursed"])
+	}
+}
+
+// TestSIGTERMFinishesAppendsInFlight sends SIGTERM while many clients
+// register projects, and checks that the process exits cleanly and that every
+// registration it acknowledged is stored.
+func TestSIGTERMFinishesAppendsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	p := startProcess(t, dir)
+	client := &http.Client{Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("T-%02d-%04d", g, i)
+				body, _ := json.Marshal(registration(id, "330682"))
+				req, _ := http.NewRequest("POST", p.base+"/v1/projects", strings.NewReader(string(body)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Ledger-Actor", "王芳")
+				req.Header.Set("Ledger-Role", "county_drc")
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the server has gone
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 201 {
+					mu.Lock()
+					acked = append(acked, id)
+					mu.Unlock()
+				} else if resp.StatusCode != 503 {
+					t.Errorf("register %s: %d", id, resp.StatusCode)
+					return
+				}
+			}
+		}(g)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("ledger serve after SIGTERM: %v; want a clean exit", err)
+	}
+	if len(acked) == 0 {
+		t.Fatal("no registration was acknowledged before SIGTERM")
+	}
+	p = startProcess(t, dir)
+	for _, id := range acked {
+		if r := call(t, "GET", p.base+"/v1/projects/"+id, nil); r.status != 200 {
+			t.Fatalf("acknowledged project %s after SIGTERM and restart: %d", id, r.status)
+		}
+	}
+	t.Logf("%d registrations acknowledged before SIGTERM, all stored", len(acked))
+}

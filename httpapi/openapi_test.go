@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// TestEveryRouteIsDocumented fails when a registered route is missing from
+// /openapi.json, when the document names a route that is not served, or when
+// a domain command has no route.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	api := New(nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI    string                               `json:"openapi"`
+		Paths      map[string]map[string]map[string]any `json:"paths"`
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("/openapi.json is not JSON: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi %q, want 3.1.0", doc.OpenAPI)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, p := range api.patterns {
+		served[p] = true
+		if !documented[p] {
+			t.Errorf("route %s is served but not documented", p)
+		}
+	}
+	for p := range documented {
+		if !served[p] {
+			t.Errorf("route %s is documented but not served", p)
+		}
+	}
+	routed := map[string]bool{}
+	for _, rt := range commandRoutes {
+		routed[rt.newCmd(&http.Request{}).CommandName()] = true
+	}
+	for _, n := range domain.CommandNames() {
+		if !routed[n] {
+			t.Errorf("command %s has no route", n)
+		}
+	}
+	// Every $ref points at a schema of the document.
+	for _, ref := range refs(raw) {
+		name := strings.TrimPrefix(ref, "#/components/schemas/")
+		if _, ok := doc.Components.Schemas[name]; !ok {
+			t.Errorf("dangling $ref %s", ref)
+		}
+	}
+	// The disbursement body names its fields, and amounts are integers.
+	d := doc.Components.Schemas["Disburse"].(map[string]any)
+	props := d["properties"].(map[string]any)
+	var names []string
+	for k := range props {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "amount,basis,effective_time,source" || props["amount"].(map[string]any)["type"] != "integer" || d["additionalProperties"] != false {
+		t.Fatalf("Disburse schema: %v", d)
+	}
+}
+
+func refs(raw []byte) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "$ref" {
+					out = append(out, s)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	var doc any
+	_ = json.Unmarshal(raw, &doc)
+	walk(doc)
+	return out
+}
