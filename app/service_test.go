@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+func newService(t *testing.T) *Service {
+	t.Helper()
+	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(st, nil)
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+func at(y int, m time.Month, d int) domain.At {
+	return domain.At{EffectiveTime: time.Date(y, m, d, 10, 0, 0, 0, cst)}
+}
+
+func must(t *testing.T, s *Service, role domain.Role, cmd domain.Command) Result {
+	t.Helper()
+	res, err := s.Handle(context.Background(), Request{Project: "P1", Command: cmd, Actor: domain.Actor{Name: "test", Role: role}})
+	if err != nil {
+		t.Fatalf("%s: %v", cmd.CommandName(), err)
+	}
+	return res
+}
+
+// implementing brings project P1 to an open special account with an award of 700万 from the central budget.
+func implementing(t *testing.T, s *Service) {
+	must(t, s, domain.RoleCountyDRC, &domain.RegisterProject{At: at(2009, 3, 1), ID: "P1", Name: "n", Owner: "o", City: "330600", County: "330682",
+		Category: "waste_heat", Programmes: []string{"central_rcep"}, TotalInvestment: 20000 * domain.Wan, PlannedStart: "2009-01-01",
+		PlannedEnd: "2010-12-31", Requested: domain.Amounts{domain.SourceCentralBudget: 800 * domain.Wan}})
+	must(t, s, domain.RoleCountyDRC, &domain.Screen{At: at(2009, 3, 2)})
+	var atts []domain.Attachment
+	for _, k := range domain.RequiredAttachments {
+		atts = append(atts, domain.Attachment{Kind: k, Reference: k})
+	}
+	must(t, s, domain.RoleOwner, &domain.SubmitApplicationReport{At: at(2009, 3, 3), Reference: "r", Attachments: atts})
+	must(t, s, domain.RoleProvinceDRC, &domain.RecordReview{At: at(2009, 3, 4), Outcome: "passed", Reference: "r"})
+	must(t, s, domain.RoleNDRC, &domain.RecordNationalReply{At: at(2009, 3, 5), Reference: "r"})
+	must(t, s, domain.RoleNDRC, &domain.IssueInvestmentPlan{At: at(2009, 3, 6), Reference: "r", Awards: domain.Amounts{domain.SourceCentralBudget: 700 * domain.Wan}})
+	must(t, s, domain.RoleOwner, &domain.OpenSpecialAccount{At: at(2009, 3, 7), Bank: "b", AccountRef: "1"})
+}
+
+// TestConcurrentDisbursementsNeverExceedTheAward races disbursements on one
+// project without If-Match: each loser of a race is decided again on the new
+// state, so no update is lost and the award holds — exactly 7 of 12 tranches
+// of 100万 fit an award of 700万.
+func TestConcurrentDisbursementsNeverExceedTheAward(t *testing.T) {
+	s := newService(t)
+	implementing(t, s)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, over := 0, 0
+	var other []error
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+				Command: &domain.Disburse{At: at(2009, 4, 1), Source: domain.SourceCentralBudget, Amount: 100 * domain.Wan, Basis: "b"}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case domain.Code(err) == domain.CodeOverAward:
+				over++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 7 || over != 5 || len(other) > 0 {
+		t.Fatalf("12 concurrent tranches of 100万 against 700万: %d paid, %d refused over-award, other %v; want 7 and 5", ok, over, other)
+	}
+	v, _, err := s.Project(context.Background(), "P1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Disbursed[domain.SourceCentralBudget] != 700*domain.Wan || v.Tranches != 7 {
+		t.Fatalf("disbursed %d in %d tranches, want 700万 in 7", v.Disbursed[domain.SourceCentralBudget], v.Tranches)
+	}
+}
+
+func TestIfMatchPinsTheVersion(t *testing.T) {
+	s := newService(t)
+	implementing(t, s)
+	_, version, _ := s.Project(context.Background(), "P1")
+	stale := version - 1
+	_, err := s.Handle(context.Background(), Request{Project: "P1", IfMatch: &stale, Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+		Command: &domain.Disburse{At: at(2009, 4, 1), Source: domain.SourceCentralBudget, Amount: 1, Basis: "b"}})
+	var pe *PreconditionError
+	if !errors.As(err, &pe) || pe.Expected != stale || pe.Actual != version {
+		t.Fatalf("stale If-Match: got %v, want *PreconditionError{%d, %d}", err, stale, version)
+	}
+	res, err := s.Handle(context.Background(), Request{Project: "P1", IfMatch: &version, Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+		Command: &domain.Disburse{At: at(2009, 4, 1), Source: domain.SourceCentralBudget, Amount: 1, Basis: "b"}})
+	if err != nil || res.Version <= version {
+		t.Fatalf("current If-Match: %v, version %d", err, res.Version)
+	}
+}
