@@ -26,6 +26,7 @@ import (
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/projections"
 )
 
 // Header names of the API.
@@ -44,7 +45,6 @@ const MaxBody = 64 << 10
 // Commands is what the API needs from the write side.
 type Commands interface {
 	Handle(ctx context.Context, req app.Request) (app.Result, error)
-	Project(ctx context.Context, id domain.ProjectID) (domain.View, uint64, error)
 	History(ctx context.Context, id domain.ProjectID) ([]eventstore.Stored, error)
 }
 
@@ -55,23 +55,45 @@ type Health interface {
 	LastSequence(ctx context.Context) (uint64, error)
 }
 
+// Config wires the API to the rest of the ledger.
+type Config struct {
+	Commands Commands
+	Health   Health
+	// Views are the live read models; Source is the stream they and the
+	// as-of replays read.
+	Views  *projections.Engine
+	Source projections.Source
+	Log    *slog.Logger
+	// MaxWait bounds how long a read waits for min_position (default 5s).
+	MaxWait time.Duration
+}
+
 // API serves the HTTP API.
 type API struct {
 	cmds     Commands
 	health   Health
+	views    *projections.Engine
+	source   projections.Source
 	log      *slog.Logger
+	maxWait  time.Duration
 	mux      *http.ServeMux
 	patterns []string // every registered pattern, for the OpenAPI test
 }
 
-// New returns the API on cmds. health is asked by /healthz.
-func New(cmds Commands, health Health, log *slog.Logger) *API {
-	a := &API{cmds: cmds, health: health, log: log, mux: http.NewServeMux()}
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 5 * time.Second
+	}
+	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait, mux: http.NewServeMux()}
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}
+	a.handle("GET /v1/projects", a.listProjects)
 	a.handle("GET /v1/projects/{id}", a.getProject)
 	a.handle("GET /v1/projects/{id}/events", a.getEvents)
+	a.handle("GET /v1/summary", a.getSummary)
+	a.handle("GET /v1/watchlist", a.getWatchlist)
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -303,23 +325,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// projectResponse is a project's current state with the version it reflects.
-type projectResponse struct {
-	domain.View
-	Version uint64 `json:"version"`
-}
-
-func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
-	v, version, err := a.cmds.Project(r.Context(), domain.ProjectID(r.PathValue("id")))
-	if err != nil {
-		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
-		return
-	}
-	w.Header().Set("ETag", etag(version))
-	w.Header().Set(HeaderPosition, strconv.FormatUint(version, 10))
-	writeJSON(w, http.StatusOK, projectResponse{View: v, Version: version})
-}
-
 // storedEvent is one event of a history: where it is on the stream and the
 // CloudEvent exactly as stored.
 type storedEvent struct {
@@ -359,6 +364,13 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "detail": "the event stream does not answer"})
 		return
 	}
-	w.Header().Set(HeaderPosition, strconv.FormatUint(seq, 10))
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stream_last_seq": seq})
+	applied := a.views.Applied()
+	proj := map[string]any{"status": "running", "applied_seq": applied, "lag": seq - min(seq, applied)}
+	status, code := "ok", http.StatusOK
+	if err := a.views.Err(); err != nil {
+		proj["status"], proj["error"] = "stopped", err.Error()
+		status, code = "degraded", http.StatusServiceUnavailable
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(applied, 10))
+	writeJSON(w, code, map[string]any{"status": status, "stream_last_seq": seq, "projections": proj})
 }

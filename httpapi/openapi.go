@@ -83,14 +83,71 @@ func OpenAPI() map[string]any {
 			},
 		})
 	}
+	qp := func(name, desc string, schema map[string]any) map[string]any {
+		return map[string]any{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
+	}
+	integer := map[string]any{"type": "integer"}
+	readParams := []any{
+		qp("min_position", "wait (at most a few seconds) until the read models include this stream position, e.g. the Ledger-Position a command answered; else 503 position-not-reached", integer),
+		qp("as_of", "answer as of an effective date (2011-12-31: the end of that day, UTC+8) or RFC 3339 time, by replaying the log", str),
+		qp("at_seq", "answer as of a stream position, by replaying the log up to it", integer),
+	}
+	filterParams := []any{
+		qp("city", "GB/T 2260 prefecture code", str), qp("county", "GB/T 2260 county code", str),
+		qp("programme", "programme code", map[string]any{"type": "string", "enum": domain.ProgrammeCodes()}),
+		qp("status", "lifecycle status", str), qp("category", "category", str),
+		qp("year", "programme year: the year the investment plan was issued, or the year of application before it", integer),
+		qp("owner", "part of the owner's name", str), qp("name", "part of the project's name", str),
+	}
+	posOK := func(desc string, t reflect.Type) map[string]any {
+		return map[string]any{"description": desc, "headers": map[string]any{HeaderPosition: posHeader},
+			"content": map[string]any{"application/json": map[string]any{"schema": s.ref(t)}}}
+	}
+	readProblems := map[string]any{"400": problemResp("a bad parameter"), "503": problemResp("min_position not reached in time, or the read models stopped")}
+	with := func(m map[string]any, extra map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range extra {
+			out[k] = v
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	cat := func(lists ...[]any) []any {
+		var out []any
+		for _, l := range lists {
+			out = append(out, l...)
+		}
+		return out
+	}
+	op("GET /v1/projects", map[string]any{
+		"operationId": "listProjects", "summary": "Projects from the read models, filtered, sorted, a page at a time (cursor).", "tags": []string{"queries"},
+		"parameters": cat(filterParams, readParams, []any{
+			qp("sort", "id (default), name, registered, total_investment, awarded, disbursed or outstanding; a leading - reverses", str),
+			qp("limit", "rows per page, 1–500 (default 50)", integer),
+			qp("cursor", "next_cursor of the page before", str),
+		}),
+		"responses": with(map[string]any{"200": posOK("a page; Link rel=next when there is more", reflect.TypeFor[listResponse]())}, readProblems),
+	})
 	op("GET /v1/projects/{id}", map[string]any{
-		"operationId": "getProject", "summary": "The project's current state, folded from its events.", "tags": []string{"queries"},
-		"parameters": []any{idParam},
-		"responses": map[string]any{
-			"200": map[string]any{"description": "the state", "headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader},
-				"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[projectResponse]())}}},
-			"404": problemResp("no such project"),
-		},
+		"operationId": "getProject", "summary": "A project's progress, funding and acceptance from the read models, now or as of a date or stream position.", "tags": []string{"queries"},
+		"parameters": cat([]any{idParam}, readParams),
+		"responses": with(map[string]any{
+			"200": map[string]any{"description": "the project", "headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader},
+				"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[projectView]())}}},
+			"404": problemResp("no such project (at that time)"),
+		}, readProblems),
+	})
+	op("GET /v1/summary", map[string]any{
+		"operationId": "getSummary", "summary": "Counts by status, investment, and money per source, grouped; a project in two programmes counts in both groups and once in the total.", "tags": []string{"queries"},
+		"parameters": cat([]any{qp("group_by", "city (default), county, programme, year, status, category or all", str)}, filterParams, readParams),
+		"responses":  with(map[string]any{"200": posOK("the summary", reflect.TypeFor[summaryResponse]())}, readProblems),
+	})
+	op("GET /v1/watchlist", map[string]any{
+		"operationId": "getWatchlist", "summary": "Projects that need attention: paid ahead of reported progress, completed but not accepted in time, past the planned end, terminated with a refund outstanding.", "tags": []string{"queries"},
+		"parameters": cat([]any{qp("accept_within_days", "how long after completion acceptance may take before it is flagged (default 180)", integer)}, filterParams, readParams),
+		"responses":  with(map[string]any{"200": posOK("the items, by kind then project", reflect.TypeFor[watchlistResponse]())}, readProblems),
 	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
@@ -106,11 +163,12 @@ func OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "the OpenAPI 3.1 document", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
 	})
 	op("GET /healthz", map[string]any{
-		"operationId": "getHealth", "summary": "Whether the event stream answers, and its last sequence.", "tags": []string{"meta"},
+		"operationId": "getHealth", "summary": "Whether the event stream answers, its last sequence, and the read models' applied sequence, lag and state.", "tags": []string{"meta"},
 		"responses": map[string]any{
 			"200": map[string]any{"description": "healthy", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object",
-				"properties": map[string]any{"status": str, "stream_last_seq": map[string]any{"type": "integer"}}}}}},
-			"503": map[string]any{"description": "the stream does not answer"},
+				"properties": map[string]any{"status": str, "stream_last_seq": integer, "projections": map[string]any{"type": "object",
+					"properties": map[string]any{"status": str, "applied_seq": integer, "lag": integer, "error": str}}}}}}},
+			"503": map[string]any{"description": "the stream does not answer, or the read models stopped (the body says which)"},
 		},
 	})
 	return map[string]any{

@@ -17,7 +17,7 @@ import (
 // /openapi.json, when the document names a route that is not served, or when
 // a domain command has no route.
 func TestEveryRouteIsDocumented(t *testing.T) {
-	api := New(nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	api := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/openapi.json")

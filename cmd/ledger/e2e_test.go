@@ -21,6 +21,7 @@ import (
 type ledger struct {
 	base, nats string
 	stop       func()
+	pos        string // Ledger-Position of the last command a script ran
 }
 
 func startLedger(t *testing.T, dataDir string, extra ...string) *ledger {
@@ -170,6 +171,7 @@ func runScript(t *testing.T, l *ledger, script []step) []string {
 		if r.status != http.StatusCreated {
 			t.Fatalf("step %d POST %s: %d %s", i, s.path, r.status, r.raw)
 		}
+		l.pos = r.header.Get("Ledger-Position")
 		evs, _ := r.body["events"].([]any)
 		if len(evs) != len(s.events) {
 			t.Fatalf("step %d POST %s: %d events, want %v", i, s.path, len(evs), s.events)
@@ -256,11 +258,11 @@ func TestFullLifecycleThroughTheAPI(t *testing.T) {
 			t.Fatalf("subject %s is not ledger.<city>.<county>.<project>.<event>", s)
 		}
 	}
-	r := call(t, "GET", l.base+p, nil)
+	r := call(t, "GET", l.base+p+"?min_position="+l.pos, nil)
 	if r.status != 200 || r.body["status"] != "closed" || r.body["owner"] != "浙江某化工股份有限公司" {
 		t.Fatalf("GET %s: %d status=%v owner=%v", p, r.status, r.body["status"], r.body["owner"])
 	}
-	if d := r.body["disbursed"].(map[string]any)["central_budget"]; d != float64(700*wan) {
+	if d := r.body["funding"].(map[string]any)["disbursed"].(map[string]any)["central_budget"]; d != float64(700*wan) {
 		t.Fatalf("disbursed %v, want %d", d, 700*wan)
 	}
 	if r.header.Get("ETag") != fmt.Sprintf(`"%d"`, len(subjects)) {
@@ -307,11 +309,12 @@ func TestTerminatedAndRefundedLifecycle(t *testing.T) {
 	if got := received(len(subjects)); strings.Join(got, "\n") != strings.Join(subjects, "\n") {
 		t.Fatalf("the plain subscriber saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(subjects, "\n"))
 	}
-	v := call(t, "GET", l.base+p, nil).body
-	if v["status"] != "closed" || v["refunded"].(map[string]any)["central_budget"] != float64(600*wan) || len(v["outstanding"].(map[string]any)) != 0 {
+	v := call(t, "GET", l.base+p+"?min_position="+l.pos, nil).body
+	f := v["funding"].(map[string]any)
+	if v["status"] != "closed" || f["refunded"].(map[string]any)["central_budget"] != float64(600*wan) || len(f["outstanding"].(map[string]any)) != 0 {
 		t.Fatalf("terminated project: %v", v)
 	}
-	if due := v["refund_due"].(map[string]any)["central_budget"]; due != float64(600*wan) {
+	if due := f["refund_due"].(map[string]any)["central_budget"]; due != float64(600*wan) {
 		t.Fatalf("refund due at termination %v, want %d", due, 600*wan)
 	}
 }
@@ -327,7 +330,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 	disburse := func(amount int64) map[string]any {
 		return map[string]any{"effective_time": at("2009-10-01"), "source": "central_budget", "amount": amount, "basis": "进度检查"}
 	}
-	versionOfA := call(t, "GET", l.base+"/v1/projects/A", nil).header.Get("ETag")
+	versionOfA := call(t, "GET", l.base+"/v1/projects/A/events", nil).header.Get("ETag")
 	tests := []struct {
 		name, method, path string
 		body               any
@@ -371,7 +374,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 			}
 		})
 	}
-	if v := call(t, "GET", l.base+"/v1/projects/A", nil).header.Get("ETag"); v != versionOfA {
+	if v := call(t, "GET", l.base+"/v1/projects/A/events", nil).header.Get("ETag"); v != versionOfA {
 		t.Fatalf("project A moved from %s to %s", versionOfA, v)
 	}
 }
@@ -379,7 +382,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 func TestIfMatchAndIdempotencyKey(t *testing.T) {
 	l := startLedger(t, t.TempDir())
 	runScript(t, l, approvedScript("A"))
-	etag := call(t, "GET", l.base+"/v1/projects/A", nil).header.Get("ETag")
+	etag := call(t, "GET", l.base+"/v1/projects/A?min_position="+l.pos, nil).header.Get("ETag")
 	body := map[string]any{"effective_time": at("2009-10-01"), "source": "central_budget", "amount": 100 * wan, "basis": "进度检查"}
 	key := []string{"Idempotency-Key", `"disb-2009-10-A"`}
 	first := call(t, "POST", l.base+"/v1/projects/A/disbursements", body, append(append([]string{"If-Match", etag}, key...), finance...)...)

@@ -1,6 +1,7 @@
 // Command ledger is the event-sourced ledger of publicly funded projects.
 //
 //	ledger serve [flags]   run the HTTP API on NATS JetStream (embedded by default)
+//	ledger rebuild [flags] rebuild the read models from the whole stream
 //	ledger help            show usage
 package main
 
@@ -31,6 +32,7 @@ const usage = `ledger — an event-sourced ledger of publicly funded projects on
 
 Usage:
   ledger serve [flags]   run the HTTP API with an embedded NATS server (or --nats-url)
+  ledger rebuild [flags] rebuild the read models from the whole stream (with serve stopped)
   ledger help            show this help
 
 Run "ledger serve -h" for the flags of serve; every flag can also be set
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		return rebuild(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -101,9 +101,9 @@ func TestKill9RightAfterAnAcknowledgement(t *testing.T) {
 			t.Fatalf("round %d: after kill -9 and restart the disbursements are %v, want the acknowledged %v", round, ids, acked)
 		}
 	}
-	v := call(t, "GET", p.base+"/v1/projects/K", nil).body
-	if v["disbursed"].(map[string]any)["central_budget"] != float64(400*wan) {
-		t.Fatalf("disbursed after 4 kills: %v", v["disbursed"])
+	v := call(t, "GET", p.base+"/v1/projects/K?min_position="+fmt.Sprint(h0(t, p)), nil).body
+	if d := v["funding"].(map[string]any)["disbursed"]; d.(map[string]any)["central_budget"] != float64(400*wan) {
+		t.Fatalf("disbursed after 4 kills: %v", d)
 	}
 }
 
@@ -165,10 +165,18 @@ func TestSIGTERMFinishesAppendsInFlight(t *testing.T) {
 		t.Fatal("no registration was acknowledged before SIGTERM")
 	}
 	p = startProcess(t, dir)
+	last := h0(t, p)
 	for _, id := range acked {
-		if r := call(t, "GET", p.base+"/v1/projects/"+id, nil); r.status != 200 {
+		if r := call(t, "GET", p.base+"/v1/projects/"+id+"?min_position="+fmt.Sprint(last), nil); r.status != 200 {
 			t.Fatalf("acknowledged project %s after SIGTERM and restart: %d", id, r.status)
 		}
 	}
 	t.Logf("%d registrations acknowledged before SIGTERM, all stored", len(acked))
+}
+
+// h0 returns the stream's last sequence from /healthz.
+func h0(t *testing.T, p *process) uint64 {
+	t.Helper()
+	r := call(t, "GET", p.base+"/healthz", nil)
+	return uint64(r.body["stream_last_seq"].(float64))
 }

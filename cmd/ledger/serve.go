@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
+	"github.com/zjfund/ledger/projections"
 )
 
 // serveConfig is the configuration of ledger serve.
@@ -33,6 +35,8 @@ type serveConfig struct {
 	source       string
 	logLevel     string
 	shutdownWait time.Duration
+	rebuild      bool
+	snapshotPath string
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -60,6 +64,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.source, "source", env("LEDGER_SOURCE", "urn:ledger:zhejiang"), "CloudEvents source of the events this installation writes (LEDGER_SOURCE)")
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
@@ -68,6 +73,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
 		return c, errUsage
 	}
+	c.snapshotPath = filepath.Join(c.dataDir, "projections", "model.json")
 	if c.replicas == 0 {
 		c.replicas = 1
 		if c.natsURL != "" {
@@ -105,7 +111,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(app.New(store, nil), store, log)
+	if cfg.rebuild {
+		if err := os.Remove(cfg.snapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--rebuild: %w", err)
+		}
+	}
+	views, err := projections.NewEngine(ctx, store, projections.Config{SnapshotPath: cfg.snapshotPath, Logger: log.With("component", "projections")})
+	if err != nil {
+		return err
+	}
+	vctx, stopViews := context.WithCancel(context.Background())
+	viewsDone := make(chan struct{})
+	go func() {
+		defer close(viewsDone)
+		_ = views.Run(vctx) // a stop is logged and shown in /healthz
+	}()
+	defer func() {
+		stopViews()
+		<-viewsDone // the last checkpoint is written
+	}()
+	api := httpapi.New(httpapi.Config{Commands: app.New(store, nil), Health: store, Views: views, Source: store, Log: log})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,301 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/projections"
+)
+
+// readQuery is what every read shares: which position it must include, and
+// whether it asks for the past (as_of: an effective date or time; at_seq: a
+// stream position).
+type readQuery struct {
+	minPosition uint64
+	asOf        time.Time // zero: now
+	atSeq       uint64    // zero: the latest
+	ref         time.Time // reference time for derived figures: as_of or now
+}
+
+func (q readQuery) historical() bool { return !q.asOf.IsZero() || q.atSeq != 0 }
+
+// parseReadQuery reads min_position (or the Ledger-Min-Position header),
+// as_of and at_seq.
+func parseReadQuery(r *http.Request) (readQuery, *Problem) {
+	v := r.URL.Query()
+	q := readQuery{ref: time.Now()}
+	mp := v.Get("min_position")
+	if mp == "" {
+		mp = r.Header.Get("Ledger-Min-Position")
+	}
+	var err error
+	if mp != "" {
+		if q.minPosition, err = strconv.ParseUint(mp, 10, 64); err != nil {
+			return q, fieldProblem(http.StatusBadRequest, "invalid-parameter", "min_position", "must be a stream sequence (a non-negative integer)")
+		}
+	}
+	if s := v.Get("at_seq"); s != "" {
+		if q.atSeq, err = strconv.ParseUint(s, 10, 64); err != nil || q.atSeq == 0 {
+			return q, fieldProblem(http.StatusBadRequest, "invalid-parameter", "at_seq", "must be a stream sequence (a positive integer)")
+		}
+	}
+	if s := v.Get("as_of"); s != "" {
+		if d, err := domain.ParseDate(s); err == nil {
+			// A date means the whole day, in China Standard Time.
+			q.asOf = d.Time().AddDate(0, 0, 1).Add(-time.Nanosecond)
+		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			q.asOf = t
+		} else {
+			return q, fieldProblem(http.StatusBadRequest, "invalid-parameter", "as_of", "must be a date (2011-12-31, the end of that day in UTC+8) or an RFC 3339 time")
+		}
+		q.ref = q.asOf
+	}
+	return q, nil
+}
+
+// model returns the model a read is answered from: the live read models
+// (once they include minPosition, waiting a bounded time), or a replay of
+// the log for an as-of read. filter narrows the replay (one project).
+func (a *API) model(w http.ResponseWriter, r *http.Request, q readQuery, filter string, read func(m *projections.Model)) bool {
+	if q.minPosition > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), a.maxWait)
+		err := a.views.WaitFor(ctx, q.minPosition)
+		cancel()
+		if err != nil {
+			p := newProblem(http.StatusServiceUnavailable, "position-not-reached",
+				fmt.Sprintf("the read models reflect stream position %d, not yet %d, after waiting %s", a.views.Applied(), q.minPosition, a.maxWait))
+			if errors.Is(err, projections.ErrStopped) {
+				p.Detail = "the read models have stopped: " + err.Error()
+			}
+			p.Field = "min_position"
+			w.Header().Set("Retry-After", "1")
+			writeProblem(w, r, p)
+			return false
+		}
+	}
+	if !q.historical() {
+		a.views.Read(read)
+		return true
+	}
+	m, err := projections.Replay(r.Context(), a.source, projections.ReplayOptions{Until: q.atSeq, AsOf: q.asOf, Filter: filter})
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return false
+	}
+	read(m)
+	return true
+}
+
+func filterOf(v url.Values) (projections.Filter, *Problem) {
+	f := projections.Filter{City: v.Get("city"), County: v.Get("county"), Programme: v.Get("programme"), Category: v.Get("category"),
+		Status: domain.Status(v.Get("status")), Owner: v.Get("owner"), Name: v.Get("name")}
+	if y := v.Get("year"); y != "" {
+		n, err := strconv.Atoi(y)
+		if err != nil || n < 1949 || n > 2200 {
+			return f, fieldProblem(http.StatusBadRequest, "invalid-parameter", "year", "must be a year such as 2011")
+		}
+		f.Year = n
+	}
+	return f, nil
+}
+
+// positioned is the envelope of every query response: the stream position
+// it reflects, and the as-of bounds it was asked for.
+type positioned struct {
+	Position uint64     `json:"position"`
+	AsOf     *time.Time `json:"as_of,omitempty"`
+	AtSeq    uint64     `json:"at_seq,omitempty"`
+}
+
+func (q readQuery) envelope(pos uint64) positioned {
+	p := positioned{Position: pos, AtSeq: q.atSeq}
+	if !q.asOf.IsZero() {
+		t := q.asOf
+		p.AsOf = &t
+	}
+	return p
+}
+
+type projectView struct {
+	positioned
+	projections.ProjectView
+}
+
+func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
+	id := domain.ProjectID(r.PathValue("id"))
+	if err := id.Validate("id"); err != nil {
+		writeProblem(w, r, problemFor(err, a.log, ""))
+		return
+	}
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var out *projectView
+	if !a.model(w, r, q, eventstore.ProjectFilter(id), func(m *projections.Model) {
+		if pr := m.Projects[string(id)]; pr != nil {
+			out = &projectView{positioned: q.envelope(m.Applied), ProjectView: pr.View(q.ref)}
+		} else {
+			out = &projectView{positioned: q.envelope(m.Applied)}
+		}
+	}) {
+		return
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	if out.ID == "" {
+		what := "no such project"
+		if q.historical() {
+			what = "no such project at that time"
+		}
+		writeProblem(w, r, problemFor(&domain.Error{Kind: domain.KindNotFound, Code: domain.CodeNotFound, Project: id, Msg: what}, a.log, ""))
+		return
+	}
+	w.Header().Set("ETag", etag(out.Version))
+	writeJSON(w, http.StatusOK, out)
+}
+
+type listResponse struct {
+	positioned
+	Items      []projections.Row `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+func (a *API) listProjects(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	f, p := filterOf(v)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	limit := 50
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "limit", "must be 1–500"))
+			return
+		}
+		limit = n
+	}
+	var out listResponse
+	var err error
+	if !a.model(w, r, q, "", func(m *projections.Model) {
+		out.positioned = q.envelope(m.Applied)
+		out.Items, out.NextCursor, err = projections.List(m, f, v.Get("sort"), v.Get("cursor"), limit, q.ref)
+	}) {
+		return
+	}
+	if err != nil {
+		field := "sort"
+		if errors.Is(err, projections.ErrBadCursor) {
+			field = "cursor"
+		}
+		writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", field, err.Error()))
+		return
+	}
+	if out.Items == nil {
+		out.Items = []projections.Row{}
+	}
+	if out.NextCursor != "" {
+		next := *r.URL
+		nq := next.Query()
+		nq.Set("cursor", out.NextCursor)
+		next.RawQuery = nq.Encode()
+		w.Header().Set("Link", "<"+next.RequestURI()+`>; rel="next"`)
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	writeJSON(w, http.StatusOK, out)
+}
+
+type summaryResponse struct {
+	positioned
+	GroupBy string               `json:"group_by"`
+	Groups  []*projections.Group `json:"groups"`
+	Total   *projections.Group   `json:"total"`
+}
+
+func (a *API) getSummary(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	f, p := filterOf(v)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	by := v.Get("group_by")
+	if by == "" {
+		by = "city"
+	}
+	var out summaryResponse
+	var err error
+	if !a.model(w, r, q, "", func(m *projections.Model) {
+		out = summaryResponse{positioned: q.envelope(m.Applied), GroupBy: by}
+		out.Groups, out.Total, err = projections.Summary(m, by, f)
+	}) {
+		return
+	}
+	if err != nil {
+		writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "group_by", err.Error()))
+		return
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	writeJSON(w, http.StatusOK, out)
+}
+
+type watchlistResponse struct {
+	positioned
+	ReferenceTime    time.Time               `json:"reference_time"`
+	AcceptWithinDays int                     `json:"accept_within_days"`
+	Items            []projections.WatchItem `json:"items"`
+}
+
+func (a *API) getWatchlist(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	f, p := filterOf(v)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	days := 180
+	if s := v.Get("accept_within_days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 3650 {
+			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "accept_within_days", "must be 0–3650"))
+			return
+		}
+		days = n
+	}
+	var out watchlistResponse
+	if !a.model(w, r, q, "", func(m *projections.Model) {
+		out = watchlistResponse{positioned: q.envelope(m.Applied), ReferenceTime: q.ref, AcceptWithinDays: days,
+			Items: projections.Watchlist(m, f, q.ref, time.Duration(days)*24*time.Hour)}
+	}) {
+		return
+	}
+	if out.Items == nil {
+		out.Items = []projections.WatchItem{}
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	writeJSON(w, http.StatusOK, out)
+}

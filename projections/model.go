@@ -1,0 +1,325 @@
+// Package projections keeps the ledger's read models: one record per project
+// with its progress, funding and acceptance, folded from the event stream in
+// order, and the queries over them (lists, summaries, the watchlist). The
+// engine consumes the stream and checkpoints the stream sequence it has
+// applied together with the model.
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+// Milestone indexes the dates a project record keeps. Persisted in
+// snapshots: add new values only at the end.
+type Milestone int
+
+const (
+	MRegistered Milestone = iota
+	MScreened
+	MReportSubmitted
+	MReviewPassed
+	MReviewRejected
+	MReplyReceived
+	MPlanIssued
+	MAccountOpened
+	MFirstDisbursement
+	MLastDisbursement
+	MPilotAssessed
+	MLastProgressReport
+	MCompleted
+	MAcceptanceRequested
+	MAccepted
+	MAcceptanceFailed
+	MTerminated
+	MClosed
+	numMilestones
+)
+
+var milestoneNames = [numMilestones]string{"registered", "screened", "report_submitted", "review_passed", "review_rejected",
+	"reply_received", "plan_issued", "account_opened", "first_disbursement", "last_disbursement", "pilot_assessed",
+	"last_progress_report", "completed", "acceptance_requested", "accepted", "acceptance_failed", "terminated", "closed"}
+
+// Money is an amount per funding source, indexed like domain.Sources.
+type Money [6]int64
+
+func init() {
+	if len(domain.Sources) != len(Money{}) {
+		panic("projections.Money must have one entry per domain.Sources")
+	}
+}
+
+func sourceIndex(s domain.Source) int {
+	for i, x := range domain.Sources {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func moneyOf(a domain.Amounts) Money {
+	var m Money
+	for s, v := range a {
+		if i := sourceIndex(s); i >= 0 {
+			m[i] += int64(v)
+		}
+	}
+	return m
+}
+
+// Sum is the total over all sources.
+func (m Money) Sum() int64 {
+	var t int64
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+// Amounts returns the non-zero entries as a map.
+func (m Money) Amounts() domain.Amounts {
+	a := domain.Amounts{}
+	for i, v := range m {
+		if v != 0 {
+			a[domain.Sources[i]] = domain.Fen(v)
+		}
+	}
+	return a
+}
+
+// Project is the read model of one project. Times are Unix seconds of the
+// effective time (0: not reached).
+type Project struct {
+	ID                  string               `json:"id"`
+	Name                string               `json:"name"`
+	Owner               string               `json:"owner"`
+	City                string               `json:"city"`
+	County              string               `json:"county"`
+	Category            string               `json:"category"`
+	Programmes          []string             `json:"programmes"`
+	Status              domain.Status        `json:"status"`
+	TotalInvestment     int64                `json:"total_investment"`
+	CompletedAtApply    int64                `json:"completed_at_application"`
+	PlannedStart        domain.Date          `json:"planned_start"`
+	PlannedEnd          domain.Date          `json:"planned_end"`
+	InvestmentCompleted int64                `json:"investment_completed"` // latest progress report, or the actual total at completion
+	PhysicalBP          int64                `json:"physical_bp"`
+	ActualTotal         int64                `json:"actual_total"`
+	LateDays            int                  `json:"late_days"`
+	Requested           Money                `json:"requested"`
+	Awarded             Money                `json:"awarded"`
+	Disbursed           Money                `json:"disbursed"`
+	Refunded            Money                `json:"refunded"`
+	RefundDue           Money                `json:"refund_due"`
+	Tranches            int                  `json:"tranches"`
+	Items               uint8                `json:"items"` // bit i: domain.RequiredAcceptanceItems[i] filed
+	AcceptanceFailures  int                  `json:"acceptance_failures"`
+	PendingChanges      int                  `json:"pending_changes"`
+	Inspections         int                  `json:"inspections"`
+	Milestones          [numMilestones]int64 `json:"milestones"`
+	Events              int                  `json:"events"`
+	LastSeq             uint64               `json:"last_seq"`
+	PendingIDs          []string             `json:"pending_ids,omitempty"` // pending change requests, sorted
+}
+
+// Year is the project's programme year: the year its investment plan was
+// issued, or, before that, the year it applied (China Standard Time).
+func (p *Project) Year() int {
+	t := p.Milestones[MPlanIssued]
+	if t == 0 {
+		t = p.Milestones[MRegistered]
+	}
+	return time.Unix(t, 0).In(cst).Year()
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// Outstanding is disbursed − refunded per source.
+func (p *Project) Outstanding() Money {
+	var o Money
+	for i := range o {
+		o[i] = p.Disbursed[i] - p.Refunded[i]
+	}
+	return o
+}
+
+// Model is every project's record and the stream sequence applied to them.
+type Model struct {
+	Applied  uint64              `json:"applied"`
+	Skipped  uint64              `json:"skipped"` // events of types this model does not know
+	Projects map[string]*Project `json:"projects"`
+}
+
+// NewModel returns an empty model.
+func NewModel() *Model { return &Model{Projects: map[string]*Project{}} }
+
+// DecodeError stops a projection: a stored event of a known type does not decode.
+type DecodeError struct {
+	Seq  uint64
+	Type string
+	Err  error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("event at sequence %d of type %s does not decode: %v", e.Seq, e.Type, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Apply folds one stored event into the model. A sequence at or below
+// Applied is a redelivery and changes nothing. An event of an unknown type is
+// skipped (and counted); one of a known type that does not decode returns a
+// *DecodeError and changes nothing.
+func (m *Model) Apply(s eventstore.Stored) error {
+	if s.Seq <= m.Applied {
+		return nil
+	}
+	typ := s.Envelope.EventType()
+	e, err := domain.DecodeEvent(typ, s.Envelope.Data)
+	if errors.Is(err, domain.ErrUnknownEventType) {
+		m.Skipped++
+		m.Applied = s.Seq
+		return nil
+	}
+	if err != nil {
+		return &DecodeError{Seq: s.Seq, Type: typ, Err: err}
+	}
+	id := s.Envelope.Subject
+	p := m.Projects[id]
+	if p == nil {
+		if _, ok := e.(domain.ProjectRegistered); !ok {
+			// An event of a project whose registration this model never saw
+			// (as-of views filter by effective time): keep it out.
+			m.Applied = s.Seq
+			return nil
+		}
+		p = &Project{ID: id}
+		m.Projects[id] = p
+	}
+	apply(p, e, s.Envelope.Time.Unix())
+	p.Events++
+	p.LastSeq = s.Seq
+	m.Applied = s.Seq
+	return nil
+}
+
+func apply(p *Project, e domain.Event, at int64) {
+	mark := func(ms Milestone) {
+		if p.Milestones[ms] == 0 {
+			p.Milestones[ms] = at
+		}
+	}
+	switch e := e.(type) {
+	case domain.ProjectRegistered:
+		p.Name, p.Owner, p.City, p.County = e.Name, e.Owner, string(e.City), string(e.County)
+		p.Category, p.Programmes = string(e.Category), append([]string(nil), e.Programmes...)
+		p.TotalInvestment, p.CompletedAtApply = int64(e.TotalInvestment), int64(e.CompletedInvestment)
+		p.InvestmentCompleted = int64(e.CompletedInvestment)
+		p.PlannedStart, p.PlannedEnd = e.PlannedStart, e.PlannedEnd
+		p.Requested = moneyOf(e.Requested)
+		p.Status = domain.StatusApplied
+		mark(MRegistered)
+	case domain.ProjectScreened:
+		p.Status = domain.StatusScreened
+		mark(MScreened)
+	case domain.ApplicationReportSubmitted:
+		p.Status = domain.StatusReportSubmitted
+		mark(MReportSubmitted)
+	case domain.ProvincialReviewPassed:
+		p.Status = domain.StatusProvinciallyApproved
+		mark(MReviewPassed)
+	case domain.ProvincialReviewRejected:
+		p.Status = domain.StatusReviewRejected
+		mark(MReviewRejected)
+	case domain.NationalReplyReceived:
+		p.Status = domain.StatusReplyReceived
+		mark(MReplyReceived)
+	case domain.InvestmentPlanIssued:
+		p.Awarded = moneyOf(e.Awards)
+		if e.TotalInvestment > 0 {
+			p.TotalInvestment = int64(e.TotalInvestment)
+		}
+		p.Status = domain.StatusImplementing
+		mark(MPlanIssued)
+	case domain.SpecialAccountOpened:
+		mark(MAccountOpened)
+	case domain.FundsDisbursed:
+		if i := sourceIndex(e.Source); i >= 0 {
+			p.Disbursed[i] += int64(e.Amount)
+		}
+		p.Tranches = e.Tranche
+		mark(MFirstDisbursement)
+		p.Milestones[MLastDisbursement] = at
+	case domain.PilotAssessmentPassed:
+		mark(MPilotAssessed)
+	case domain.ProgressReported:
+		p.InvestmentCompleted, p.PhysicalBP = int64(e.InvestmentCompleted), e.PhysicalProgressBP
+		p.Milestones[MLastProgressReport] = at
+	case domain.ChangeRequested:
+		i := sort.SearchStrings(p.PendingIDs, e.ChangeID)
+		if i == len(p.PendingIDs) || p.PendingIDs[i] != e.ChangeID {
+			p.PendingIDs = slices.Insert(p.PendingIDs, i, e.ChangeID)
+		}
+		p.PendingChanges = len(p.PendingIDs)
+	case domain.ChangeApproved:
+		p.resolve(e.ChangeID)
+	case domain.ChangeRejected:
+		p.resolve(e.ChangeID)
+	case domain.ContentChanged:
+	case domain.OwnerRenamed:
+		p.Owner = e.To
+	case domain.TotalInvestmentRevised:
+		p.TotalInvestment = int64(e.To)
+	case domain.InspectionRecorded:
+		p.Inspections++
+	case domain.ConstructionCompleted:
+		p.ActualTotal, p.LateDays = int64(e.ActualTotalInvestment), e.LateDays
+		p.InvestmentCompleted, p.PhysicalBP = int64(e.ActualTotalInvestment), 10000
+		p.Status = domain.StatusCompleted
+		mark(MCompleted)
+	case domain.AcceptanceItemFiled:
+		for i, it := range domain.RequiredAcceptanceItems {
+			if it == e.Item {
+				p.Items |= 1 << i
+			}
+		}
+	case domain.AcceptanceRequested:
+		p.Status = domain.StatusAcceptanceRequested
+		p.Milestones[MAcceptanceRequested] = at
+	case domain.AcceptancePassed:
+		p.Status = domain.StatusAccepted
+		mark(MAccepted)
+	case domain.AcceptanceFailed:
+		p.Status = domain.StatusAcceptanceFailed
+		p.AcceptanceFailures++
+		p.Milestones[MAcceptanceFailed] = at
+	case domain.ProjectTerminated:
+		p.RefundDue = moneyOf(e.RefundDue)
+		p.Status = domain.StatusTerminated
+		mark(MTerminated)
+	case domain.FundsRefunded:
+		if i := sourceIndex(e.Source); i >= 0 {
+			p.Refunded[i] += int64(e.Amount)
+		}
+	case domain.ProjectClosed:
+		p.Status = domain.StatusClosed
+		mark(MClosed)
+	}
+}
+
+func (p *Project) resolve(id string) {
+	if i := sort.SearchStrings(p.PendingIDs, id); i < len(p.PendingIDs) && p.PendingIDs[i] == id {
+		p.PendingIDs = slices.Delete(p.PendingIDs, i, i+1)
+	}
+	if len(p.PendingIDs) == 0 {
+		p.PendingIDs = nil
+	}
+	p.PendingChanges = len(p.PendingIDs)
+}

@@ -1,0 +1,486 @@
+package projections
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+)
+
+// ProgressView is where construction stands against the plan.
+type ProgressView struct {
+	PlannedStart        domain.Date          `json:"planned_start"`
+	PlannedEnd          domain.Date          `json:"planned_end"`
+	PlannedInvestment   int64                `json:"planned_investment"`
+	InvestmentCompleted int64                `json:"investment_completed"`
+	CompletedBP         int64                `json:"investment_completed_bp"` // of the planned investment, basis points
+	PhysicalBP          int64                `json:"physical_progress_bp"`
+	ElapsedBP           int64                `json:"period_elapsed_bp"` // share of the planned construction period elapsed at the reference time
+	BehindSchedule      bool                 `json:"behind_schedule"`
+	LateDays            int                  `json:"late_days"` // at completion
+	Milestones          map[string]time.Time `json:"milestones"`
+}
+
+// FundingView is where every fen of the project stands.
+type FundingView struct {
+	Requested   domain.Amounts `json:"requested"`
+	Awarded     domain.Amounts `json:"awarded"`
+	Disbursed   domain.Amounts `json:"disbursed"`
+	Refunded    domain.Amounts `json:"refunded"`
+	Outstanding domain.Amounts `json:"outstanding"` // disbursed − refunded
+	RefundDue   domain.Amounts `json:"refund_due"`  // fixed at termination
+	Undisbursed domain.Amounts `json:"undisbursed"` // awarded − disbursed
+	Totals      MoneyTotals    `json:"totals"`
+	Tranches    int            `json:"tranches"`
+}
+
+// MoneyTotals sums the amounts over all sources.
+type MoneyTotals struct {
+	Requested   int64 `json:"requested"`
+	Awarded     int64 `json:"awarded"`
+	Disbursed   int64 `json:"disbursed"`
+	Refunded    int64 `json:"refunded"`
+	Outstanding int64 `json:"outstanding"`
+}
+
+// AcceptanceView is where completion acceptance stands.
+type AcceptanceView struct {
+	Filed                 []string   `json:"items_filed"`
+	Missing               []string   `json:"items_missing"`
+	Requested             bool       `json:"requested"`
+	Passed                bool       `json:"passed"`
+	Failures              int        `json:"failures"`
+	CompletedAt           *time.Time `json:"completed_at,omitempty"`
+	DaysWithoutAcceptance *int       `json:"days_since_completion_without_acceptance,omitempty"`
+}
+
+// ProjectView is a project's read model as the API shows it, with what is
+// derived from the reference time (now, or the as-of time).
+type ProjectView struct {
+	ID              string         `json:"id"`
+	Name            string         `json:"name"`
+	Owner           string         `json:"owner"`
+	City            string         `json:"city"`
+	County          string         `json:"county"`
+	Category        string         `json:"category"`
+	Programmes      []string       `json:"programmes"`
+	Year            int            `json:"year"`
+	Status          domain.Status  `json:"status"`
+	TotalInvestment int64          `json:"total_investment"`
+	Progress        ProgressView   `json:"progress"`
+	Funding         FundingView    `json:"funding"`
+	Acceptance      AcceptanceView `json:"acceptance"`
+	PendingChanges  []string       `json:"pending_changes"`
+	Inspections     int            `json:"inspections"`
+	Events          int            `json:"events"`
+	Version         uint64         `json:"version"` // stream sequence of its last event
+}
+
+// bp returns floor(part × 10000 / whole) in basis points, 0 when either is
+// not positive, without overflow.
+func bp(part, whole int64) int64 {
+	if whole <= 0 || part <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(part), 10000)
+	if hi >= uint64(whole) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(whole))
+	return int64(min(q, math.MaxInt64))
+}
+
+func clampBP(v int64) int64 { return min(max(v, 0), 10000) }
+
+// active reports whether the project is being built: plan issued, not yet completed, stopped or closed.
+func (p *Project) active() bool { return p.Status == domain.StatusImplementing }
+
+// elapsedBP is the share of the planned construction period passed at ref.
+func (p *Project) elapsedBP(ref time.Time) int64 {
+	start, end := p.PlannedStart.Time(), p.PlannedEnd.Time().AddDate(0, 0, 1)
+	if !end.After(start) {
+		return 0
+	}
+	return clampBP(int64(ref.Sub(start)/time.Hour) * 10000 / int64(end.Sub(start)/time.Hour))
+}
+
+// behind reports whether a project being built is late at ref: past its
+// planned end, or more than a quarter of the period behind its reported
+// physical progress.
+func (p *Project) behind(ref time.Time) bool {
+	if !p.active() {
+		return false
+	}
+	el := p.elapsedBP(ref)
+	return el >= 10000 || (p.Milestones[MLastProgressReport] != 0 && el-p.PhysicalBP > 2500)
+}
+
+// View returns the project's view at reference time ref.
+func (p *Project) View(ref time.Time) ProjectView {
+	v := ProjectView{ID: p.ID, Name: p.Name, Owner: p.Owner, City: p.City, County: p.County, Category: p.Category,
+		Programmes: append([]string{}, p.Programmes...), Year: p.Year(), Status: p.Status, TotalInvestment: p.TotalInvestment,
+		PendingChanges: append([]string{}, p.PendingIDs...), Inspections: p.Inspections, Events: p.Events, Version: p.LastSeq}
+	ms := map[string]time.Time{}
+	for i, t := range p.Milestones {
+		if t != 0 {
+			ms[milestoneNames[i]] = time.Unix(t, 0).In(cst)
+		}
+	}
+	v.Progress = ProgressView{PlannedStart: p.PlannedStart, PlannedEnd: p.PlannedEnd, PlannedInvestment: p.TotalInvestment,
+		InvestmentCompleted: p.InvestmentCompleted, CompletedBP: clampBP(bp(p.InvestmentCompleted, p.TotalInvestment)),
+		PhysicalBP: p.PhysicalBP, ElapsedBP: p.elapsedBP(ref), BehindSchedule: p.behind(ref), LateDays: p.LateDays, Milestones: ms}
+	out := p.Outstanding()
+	var undis Money
+	for i := range undis {
+		undis[i] = p.Awarded[i] - p.Disbursed[i]
+	}
+	v.Funding = FundingView{Requested: p.Requested.Amounts(), Awarded: p.Awarded.Amounts(), Disbursed: p.Disbursed.Amounts(),
+		Refunded: p.Refunded.Amounts(), Outstanding: out.Amounts(), RefundDue: p.RefundDue.Amounts(), Undisbursed: undis.Amounts(),
+		Totals: MoneyTotals{Requested: p.Requested.Sum(), Awarded: p.Awarded.Sum(), Disbursed: p.Disbursed.Sum(),
+			Refunded: p.Refunded.Sum(), Outstanding: out.Sum()}, Tranches: p.Tranches}
+	a := AcceptanceView{Filed: []string{}, Missing: []string{}, Requested: p.Milestones[MAcceptanceRequested] != 0,
+		Passed: p.Status == domain.StatusAccepted || p.Milestones[MAccepted] != 0, Failures: p.AcceptanceFailures}
+	for i, it := range domain.RequiredAcceptanceItems {
+		if p.Items&(1<<i) != 0 {
+			a.Filed = append(a.Filed, it)
+		} else {
+			a.Missing = append(a.Missing, it)
+		}
+	}
+	if c := p.Milestones[MCompleted]; c != 0 {
+		t := time.Unix(c, 0).In(cst)
+		a.CompletedAt = &t
+		if !a.Passed && p.Status != domain.StatusTerminated && p.Status != domain.StatusClosed {
+			d := int(ref.Sub(t).Hours() / 24)
+			a.DaysWithoutAcceptance = &d
+		}
+	}
+	v.Acceptance = a
+	return v
+}
+
+// Filter selects projects. Empty fields match everything.
+type Filter struct {
+	City, County, Programme, Category string
+	Status                            domain.Status
+	Year                              int
+	Owner, Name                       string // substrings
+}
+
+// Match reports whether p passes the filter.
+func (f Filter) Match(p *Project) bool {
+	if (f.City != "" && p.City != f.City) || (f.County != "" && p.County != f.County) ||
+		(f.Category != "" && p.Category != f.Category) || (f.Status != "" && p.Status != f.Status) ||
+		(f.Year != 0 && p.Year() != f.Year) || (f.Owner != "" && !strings.Contains(p.Owner, f.Owner)) ||
+		(f.Name != "" && !strings.Contains(p.Name, f.Name)) {
+		return false
+	}
+	if f.Programme != "" {
+		for _, pr := range p.Programmes {
+			if pr == f.Programme {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Row is a project in a list.
+type Row struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Owner           string        `json:"owner"`
+	City            string        `json:"city"`
+	County          string        `json:"county"`
+	Category        string        `json:"category"`
+	Programmes      []string      `json:"programmes"`
+	Year            int           `json:"year"`
+	Status          domain.Status `json:"status"`
+	TotalInvestment int64         `json:"total_investment"`
+	Awarded         int64         `json:"awarded"`
+	Disbursed       int64         `json:"disbursed"`
+	Outstanding     int64         `json:"outstanding"`
+	BehindSchedule  bool          `json:"behind_schedule"`
+	Version         uint64        `json:"version"`
+}
+
+// SortKeys are the orders a list can take; a leading "-" reverses one.
+var SortKeys = []string{"id", "name", "registered", "total_investment", "awarded", "disbursed", "outstanding"}
+
+func sortValue(p *Project, key string) (int64, string) {
+	switch key {
+	case "name":
+		return 0, p.Name
+	case "registered":
+		return p.Milestones[MRegistered], ""
+	case "total_investment":
+		return p.TotalInvestment, ""
+	case "awarded":
+		return p.Awarded.Sum(), ""
+	case "disbursed":
+		return p.Disbursed.Sum(), ""
+	case "outstanding":
+		return p.Outstanding().Sum(), ""
+	}
+	return 0, p.ID
+}
+
+// cursor is the position after which a page starts: the sort key and id of
+// the last row of the page before.
+type cursor struct {
+	Sort string `json:"s"`
+	N    int64  `json:"n,omitempty"`
+	S    string `json:"t,omitempty"`
+	ID   string `json:"id"`
+}
+
+// ErrBadQuery is returned (wrapped) for a malformed query; ErrBadCursor for
+// a cursor this list did not give.
+var (
+	ErrBadQuery  = errors.New("bad query")
+	ErrBadCursor = fmt.Errorf("%w: cursor", ErrBadQuery)
+)
+
+// List returns up to limit rows matching f in the order sort, starting after
+// the cursor (opaque, from an earlier page; "" for the first), and the cursor
+// of the next page ("" when this is the last).
+func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([]Row, string, error) {
+	key, desc := strings.CutPrefix(sortBy, "-")
+	if key == "" {
+		key = "id"
+	}
+	known := false
+	for _, k := range SortKeys {
+		known = known || k == key
+	}
+	if !known {
+		return nil, "", fmt.Errorf("%w: sort %q: want one of %v, optionally with a leading -", ErrBadQuery, sortBy, SortKeys)
+	}
+	var cur *cursor
+	if after != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(after)
+		cur = &cursor{}
+		if err != nil || json.Unmarshal(raw, cur) != nil || cur.Sort != sortBy {
+			return nil, "", fmt.Errorf("%w is not one this list gave for sort %q", ErrBadCursor, sortBy)
+		}
+	}
+	type item struct {
+		p *Project
+		n int64
+		s string
+	}
+	var items []item
+	for _, p := range m.Projects {
+		if f.Match(p) {
+			n, s := sortValue(p, key)
+			items = append(items, item{p, n, s})
+		}
+	}
+	less := func(a, b item) bool {
+		if a.n != b.n {
+			return a.n < b.n != desc
+		}
+		if a.s != b.s {
+			return a.s < b.s != desc
+		}
+		return a.p.ID < b.p.ID != desc
+	}
+	sort.Slice(items, func(i, j int) bool { return less(items[i], items[j]) })
+	start := 0
+	if cur != nil {
+		pivot := item{&Project{ID: cur.ID}, cur.N, cur.S}
+		start = sort.Search(len(items), func(i int) bool { return less(pivot, items[i]) })
+	}
+	end := min(start+limit, len(items))
+	rows := make([]Row, 0, end-start)
+	for _, it := range items[start:end] {
+		p := it.p
+		rows = append(rows, Row{ID: p.ID, Name: p.Name, Owner: p.Owner, City: p.City, County: p.County, Category: p.Category,
+			Programmes: p.Programmes, Year: p.Year(), Status: p.Status, TotalInvestment: p.TotalInvestment, Awarded: p.Awarded.Sum(),
+			Disbursed: p.Disbursed.Sum(), Outstanding: p.Outstanding().Sum(), BehindSchedule: p.behind(ref), Version: p.LastSeq})
+	}
+	next := ""
+	if end < len(items) {
+		last := items[end-1]
+		raw, _ := json.Marshal(cursor{Sort: sortBy, N: last.n, S: last.s, ID: last.p.ID})
+		next = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	return rows, next, nil
+}
+
+// GroupBys are the dimensions a summary can group by.
+var GroupBys = []string{"city", "county", "programme", "year", "status", "category", "all"}
+
+// Group is one line of a summary: counts and money of the projects in it.
+type Group struct {
+	Key                string                `json:"key"`
+	Projects           int                   `json:"projects"`
+	ByStatus           map[domain.Status]int `json:"by_status"`
+	TotalInvestment    int64                 `json:"total_investment"`
+	Requested          domain.Amounts        `json:"requested"`
+	Awarded            domain.Amounts        `json:"awarded"`
+	Disbursed          domain.Amounts        `json:"disbursed"`
+	Refunded           domain.Amounts        `json:"refunded"`
+	Outstanding        domain.Amounts        `json:"outstanding"`
+	Totals             MoneyTotals           `json:"totals"`
+	req, awd, dis, ref Money
+}
+
+func (g *Group) add(p *Project) {
+	g.Projects++
+	g.ByStatus[p.Status]++
+	g.TotalInvestment += p.TotalInvestment
+	for i := range g.req {
+		g.req[i] += p.Requested[i]
+		g.awd[i] += p.Awarded[i]
+		g.dis[i] += p.Disbursed[i]
+		g.ref[i] += p.Refunded[i]
+	}
+}
+
+func (g *Group) finish() {
+	var out Money
+	for i := range out {
+		out[i] = g.dis[i] - g.ref[i]
+	}
+	g.Requested, g.Awarded, g.Disbursed, g.Refunded, g.Outstanding = g.req.Amounts(), g.awd.Amounts(), g.dis.Amounts(), g.ref.Amounts(), out.Amounts()
+	g.Totals = MoneyTotals{Requested: g.req.Sum(), Awarded: g.awd.Sum(), Disbursed: g.dis.Sum(), Refunded: g.ref.Sum(), Outstanding: out.Sum()}
+}
+
+// Summary groups the projects matching f by the dimension by. A project
+// listed under several programmes counts once in each programme's group, and
+// once in the total.
+func Summary(m *Model, by string, f Filter) ([]*Group, *Group, error) {
+	known := false
+	for _, k := range GroupBys {
+		known = known || k == by
+	}
+	if !known {
+		return nil, nil, fmt.Errorf("%w: group_by %q: want one of %v", ErrBadQuery, by, GroupBys)
+	}
+	groups := map[string]*Group{}
+	total := &Group{Key: "total", ByStatus: map[domain.Status]int{}}
+	get := func(k string) *Group {
+		g := groups[k]
+		if g == nil {
+			g = &Group{Key: k, ByStatus: map[domain.Status]int{}}
+			groups[k] = g
+		}
+		return g
+	}
+	for _, p := range m.Projects {
+		if !f.Match(p) {
+			continue
+		}
+		total.add(p)
+		switch by {
+		case "city":
+			get(p.City).add(p)
+		case "county":
+			get(p.County).add(p)
+		case "programme":
+			for _, pr := range p.Programmes {
+				get(pr).add(p)
+			}
+		case "year":
+			get(strconv.Itoa(p.Year())).add(p)
+		case "status":
+			get(string(p.Status)).add(p)
+		case "category":
+			get(p.Category).add(p)
+		}
+	}
+	out := make([]*Group, 0, len(groups))
+	for _, g := range groups {
+		g.finish()
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	total.finish()
+	return out, total, nil
+}
+
+// WatchItem is a project that needs attention, and why.
+type WatchItem struct {
+	Project string        `json:"project"`
+	Name    string        `json:"name"`
+	City    string        `json:"city"`
+	County  string        `json:"county"`
+	Status  domain.Status `json:"status"`
+	Kind    string        `json:"kind"`
+	Detail  string        `json:"detail"`
+	Since   *time.Time    `json:"since,omitempty"`
+	Amount  int64         `json:"amount,omitempty"` // fen, where the kind is about money
+}
+
+// Watch kinds.
+const (
+	WatchDisbursedAhead    = "disbursed_ahead_of_progress"
+	WatchNotAccepted       = "completed_not_accepted"
+	WatchPastPlannedEnd    = "past_planned_end"
+	WatchRefundOutstanding = "refund_outstanding"
+)
+
+// Watchlist returns the projects that need attention at ref: money paid
+// ahead of the investment reported done; completed but not accepted after
+// acceptWithin; being built past the planned end; terminated with a refund
+// outstanding. Items are ordered by kind, then project.
+func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []WatchItem {
+	var items []WatchItem
+	for _, p := range m.Projects {
+		if !f.Match(p) {
+			continue
+		}
+		base := WatchItem{Project: p.ID, Name: p.Name, City: p.City, County: p.County, Status: p.Status}
+		if p.active() {
+			paid, award := p.Outstanding().Sum(), p.Awarded.Sum()
+			paidBP, doneBP := bp(paid, award), max(p.PhysicalBP, clampBP(bp(p.InvestmentCompleted, p.TotalInvestment)))
+			if award > 0 && paid > 0 && paidBP > doneBP {
+				it := base
+				it.Kind, it.Amount = WatchDisbursedAhead, paid
+				it.Detail = fmt.Sprintf("%d.%02d%% of the award paid, %d.%02d%% of the work reported done", paidBP/100, paidBP%100, doneBP/100, doneBP%100)
+				items = append(items, it)
+			}
+			if end := p.PlannedEnd.Time().AddDate(0, 0, 1); !ref.Before(end) {
+				it := base
+				it.Kind, it.Since = WatchPastPlannedEnd, &end
+				it.Detail = fmt.Sprintf("planned to end %s; %d days past it, not completed", p.PlannedEnd, int(ref.Sub(end).Hours()/24))
+				items = append(items, it)
+			}
+		}
+		if c := p.Milestones[MCompleted]; c != 0 && (p.Status == domain.StatusCompleted || p.Status == domain.StatusAcceptanceRequested || p.Status == domain.StatusAcceptanceFailed) {
+			t := time.Unix(c, 0).In(cst)
+			if ref.Sub(t) > acceptWithin {
+				it := base
+				it.Kind, it.Since = WatchNotAccepted, &t
+				it.Detail = fmt.Sprintf("completed %s, %d days without acceptance", t.Format(time.DateOnly), int(ref.Sub(t).Hours()/24))
+				items = append(items, it)
+			}
+		}
+		if p.Status == domain.StatusTerminated {
+			if o := p.Outstanding().Sum(); o > 0 {
+				t := time.Unix(p.Milestones[MTerminated], 0).In(cst)
+				it := base
+				it.Kind, it.Since, it.Amount = WatchRefundOutstanding, &t, o
+				it.Detail = fmt.Sprintf("terminated %s; %s yuan still to refund", t.Format(time.DateOnly), domain.Fen(o))
+				items = append(items, it)
+			}
+		}
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Kind != items[j].Kind {
+			return items[i].Kind < items[j].Kind
+		}
+		return items[i].Project < items[j].Project
+	})
+	return items
+}
