@@ -382,7 +382,9 @@ func TestAsOfReplay(t *testing.T) {
 			t.Fatalf("%s: %v", cmd.CommandName(), err)
 		}
 	}
-	at := func(y int, m time.Month, d int) domain.At { return domain.At{EffectiveTime: time.Date(y, m, d, 10, 0, 0, 0, cst)} }
+	at := func(y int, m time.Month, d int) domain.At {
+		return domain.At{EffectiveTime: time.Date(y, m, d, 10, 0, 0, 0, cst)}
+	}
 	reg := domaintest.New(1).Registration("A", at(2011, 1, 5).EffectiveTime)
 	reg.Programmes, reg.CompletedInvestment = []string{"central_rcep"}, 0
 	do(domaintest.DRC, reg)

@@ -37,6 +37,7 @@ type serveConfig struct {
 	shutdownWait time.Duration
 	rebuild      bool
 	snapshotPath string
+	checkpoint   int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -64,6 +65,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.source, "source", env("LEDGER_SOURCE", "urn:ledger:zhejiang"), "CloudEvents source of the events this installation writes (LEDGER_SOURCE)")
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.IntVar(&c.checkpoint, "checkpoint-every", envInt("LEDGER_CHECKPOINT_EVERY", 10000), "events between checkpoints of the read models (LEDGER_CHECKPOINT_EVERY)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -116,7 +118,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("--rebuild: %w", err)
 		}
 	}
-	views, err := projections.NewEngine(ctx, store, projections.Config{SnapshotPath: cfg.snapshotPath, Logger: log.With("component", "projections")})
+	views, err := projections.NewEngine(ctx, store, projections.Config{SnapshotPath: cfg.snapshotPath, SnapshotEvery: cfg.checkpoint, Logger: log.With("component", "projections")})
 	if err != nil {
 		return err
 	}
