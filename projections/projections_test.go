@@ -15,6 +15,7 @@ import (
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/domain/domaintest"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/internal/testload"
 	"github.com/zjfund/ledger/projections"
 )
 
@@ -43,34 +44,8 @@ func openStore(t *testing.T, dir string) *eventstore.Store {
 	return st
 }
 
-// load appends random lifecycles for n projects, each command's events in one append, as the command path would.
 func load(t *testing.T, st *eventstore.Store, seed uint64, n, steps int) []domain.ProjectID {
-	t.Helper()
-	ctx := context.Background()
-	var ids []domain.ProjectID
-	for i := 0; i < n; i++ {
-		id := domain.ProjectID(fmt.Sprintf("S%d-P%03d", seed, i))
-		ids = append(ids, id)
-		g := domaintest.New(seed*1000 + uint64(i))
-		var last uint64
-		var prev string
-		var city, county domain.DivisionCode
-		for _, group := range g.History(id, start.AddDate(0, i%12, 0), steps, now) {
-			if r, ok := group[0].Event.(domain.ProjectRegistered); ok {
-				city, county = r.City, r.County
-			}
-			var drafts []eventstore.Draft
-			for _, rec := range group {
-				drafts = append(drafts, eventstore.Draft{ID: uuid.Must(uuid.NewV7()).String(), Event: rec.Event, Time: rec.At, Actor: domaintest.DRC})
-			}
-			stored, err := st.Append(ctx, eventstore.AppendRequest{Project: id, City: city, County: county, Expected: last, PrevHash: prev, Events: drafts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			last, prev = stored[len(stored)-1].Seq, stored[len(stored)-1].Envelope.Hash
-		}
-	}
-	return ids
+	return testload.Load(t, st, seed, n, steps, false)
 }
 
 func runEngine(t *testing.T, st *eventstore.Store, cfg projections.Config) (*projections.Engine, func()) {

@@ -2,17 +2,25 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/internal/testload"
+	"github.com/zjfund/ledger/projections"
 )
 
 // TestMain lets the test binary stand in for the ledger binary: with
@@ -32,25 +40,44 @@ func TestMain(m *testing.M) {
 }
 
 type process struct {
-	cmd  *exec.Cmd
-	base string
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startProcess runs `ledger serve` in a child process on dataDir.
-func startProcess(t *testing.T, dataDir string) *process {
+func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
-	args, _ := json.Marshal([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "warn"})
+	args, _ := json.Marshal(append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "info"}, extra...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "LEDGER_E2E_ARGS="+string(args))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	p := &process{cmd: cmd, stderr: &syncBuffer{}}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -61,7 +88,8 @@ func startProcess(t *testing.T, dataDir string) *process {
 	}
 	go io.Copy(io.Discard, out)
 	if p.base == "" {
-		t.Fatal("the ledger process did not start")
+		_ = cmd.Wait()
+		t.Fatalf("the ledger process did not start:\n%s", p.stderr.String())
 	}
 	return p
 }
@@ -179,4 +207,92 @@ func h0(t *testing.T, p *process) uint64 {
 	t.Helper()
 	r := call(t, "GET", p.base+"/healthz", nil)
 	return uint64(r.body["stream_last_seq"].(float64))
+}
+
+// TestKill9WhileProjectionsCatchUp kills `ledger serve` with SIGKILL while
+// its read models are catching up with a long stream, restarts it, and
+// checks that it resumed from a checkpoint and that, once caught up, its read
+// models equal a rebuild from zero: the same records, nothing applied twice.
+func TestKill9WhileProjectionsCatchUp(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, _ := srv.Connect("load")
+	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testload.Load(t, st, 11, 600, 200, true)
+	last, _ := st.LastSequence(context.Background())
+	nc.Close()
+	srv.Shutdown()
+
+	p := startProcess(t, dir, "--checkpoint-every", "500")
+	var applied uint64
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r := call(t, "GET", p.base+"/healthz", nil)
+		applied = uint64(r.body["projections"].(map[string]any)["applied_seq"].(float64))
+		if applied >= 2000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("projections at %d of %d after 30s", applied, last)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	if applied >= last {
+		t.Skipf("the projections caught up with all %d events before the kill; nothing to test on this machine", last)
+	}
+	t.Logf("killed at %d of %d events", applied, last)
+
+	p = startProcess(t, dir)
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		r := call(t, "GET", p.base+"/healthz", nil)
+		if r.body["projections"].(map[string]any)["lag"].(float64) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("projections did not catch up after the restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	if !strings.Contains(p.stderr.String(), `"msg":"projections resume from checkpoint"`) {
+		t.Fatalf("the restarted process did not resume from a checkpoint:\n%s", p.stderr.String())
+	}
+
+	srv, err = eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, _ = srv.Connect("check")
+	defer nc.Close()
+	st, err = eventstore.Open(context.Background(), nc, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := projections.NewEngine(context.Background(), st, projections.Config{SnapshotPath: filepath.Join(dir, "projections", "model.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := projections.Rebuild(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed.Read(func(m *projections.Model) {
+		if m.Applied != last || !reflect.DeepEqual(m, rebuilt) {
+			t.Fatalf("the resumed read models (at %d, %d projects) differ from a rebuild from zero (at %d, %d projects)",
+				m.Applied, len(m.Projects), rebuilt.Applied, len(rebuilt.Projects))
+		}
+	})
 }

@@ -1,0 +1,65 @@
+// Package testload fills an event store with seeded random project
+// histories for tests, through the store's append path: each command's
+// events (or, to be quick, each project's whole history) in one atomic,
+// hash-chained append at the project's expected sequence.
+package testload
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/domain/domaintest"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+var (
+	cst = time.FixedZone("CST", 8*3600)
+	// Start is when the first history begins; Now is the recording clock.
+	Start = time.Date(2009, 3, 1, 9, 0, 0, 0, cst)
+	Now   = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+)
+
+// Load appends random histories for n projects of steps random commands
+// each, seeded with seed, and returns their ids. With wholeHistory each
+// project's events go in one atomic append (at most 1000), else one append
+// per command.
+func Load(t testing.TB, st *eventstore.Store, seed uint64, n, steps int, wholeHistory bool) []domain.ProjectID {
+	t.Helper()
+	ctx := context.Background()
+	var ids []domain.ProjectID
+	for i := 0; i < n; i++ {
+		id := domain.ProjectID(fmt.Sprintf("S%d-P%05d", seed, i))
+		ids = append(ids, id)
+		g := domaintest.New(seed*100000 + uint64(i))
+		groups := g.History(id, Start.AddDate(0, i%12, 0), steps, Now)
+		reg := groups[0][0].Event.(domain.ProjectRegistered)
+		var last uint64
+		var prev string
+		var drafts []eventstore.Draft
+		flush := func() {
+			if len(drafts) == 0 {
+				return
+			}
+			stored, err := st.Append(ctx, eventstore.AppendRequest{Project: id, City: reg.City, County: reg.County, Expected: last, PrevHash: prev, Events: drafts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, prev, drafts = stored[len(stored)-1].Seq, stored[len(stored)-1].Envelope.Hash, nil
+		}
+		for _, group := range groups {
+			for _, rec := range group {
+				drafts = append(drafts, eventstore.Draft{ID: uuid.Must(uuid.NewV7()).String(), Event: rec.Event, Time: rec.At, Actor: domaintest.DRC})
+			}
+			if !wholeHistory || len(drafts) > 900 {
+				flush()
+			}
+		}
+		flush()
+	}
+	return ids
+}
