@@ -292,6 +292,9 @@ func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([
 		if a.s != b.s {
 			return a.s < b.s != desc
 		}
+		if a.p.ID == b.p.ID {
+			return false
+		}
 		return a.p.ID < b.p.ID != desc
 	}
 	sort.Slice(items, func(i, j int) bool { return less(items[i], items[j]) })

@@ -418,3 +418,5 @@ func TestIfMatchAndIdempotencyKey(t *testing.T) {
 		t.Fatalf("registration retried: %s / %s", r1.raw, r2.raw)
 	}
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
