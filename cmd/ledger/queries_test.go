@@ -121,7 +121,9 @@ func TestQueriesThroughTheAPI(t *testing.T) {
 			}
 			return r.body
 		}
-		disbursed := func(b map[string]any) any { return b["funding"].(map[string]any)["totals"].(map[string]any)["disbursed"] }
+		disbursed := func(b map[string]any) any {
+			return b["funding"].(map[string]any)["totals"].(map[string]any)["disbursed"]
+		}
 		before := get("as_of=2011-12-31")
 		if disbursed(before) != float64(300*wan) {
 			t.Fatalf("as of 2011-12-31 Q1 disbursed %v, want 300万 (the 2012 tranche not yet)", disbursed(before))
