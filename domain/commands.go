@@ -386,7 +386,8 @@ func (c *RecordNationalReply) decide(p *Project) ([]Event, error) {
 	return []Event{NationalReplyReceived{Reference: c.Reference}}, nil
 }
 
-// IssueInvestmentPlan lists the project in an investment plan with its awards (R4).
+// IssueInvestmentPlan lists the project in an investment plan with its awards
+// per funding source, if any (R4).
 type IssueInvestmentPlan struct {
 	At
 	Reference       string  `json:"reference"`
@@ -400,9 +401,7 @@ func (c *IssueInvestmentPlan) validate() error {
 	if err := required("reference", c.Reference); err != nil {
 		return err
 	}
-	if len(c.Awards) == 0 {
-		return invalid("awards", "at least one award per funding source is required")
-	}
+	// A plan may list a project without any subsidy (many 991 listings carry none).
 	if err := validateAmounts("awards", c.Awards, false); err != nil {
 		return err
 	}

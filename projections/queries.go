@@ -325,22 +325,44 @@ var GroupBys = []string{"city", "county", "programme", "year", "status", "catego
 
 // Group is one line of a summary: counts and money of the projects in it.
 type Group struct {
-	Key                string                `json:"key"`
-	Projects           int                   `json:"projects"`
-	ByStatus           map[domain.Status]int `json:"by_status"`
-	TotalInvestment    int64                 `json:"total_investment"`
-	Requested          domain.Amounts        `json:"requested"`
-	Awarded            domain.Amounts        `json:"awarded"`
-	Disbursed          domain.Amounts        `json:"disbursed"`
-	Refunded           domain.Amounts        `json:"refunded"`
-	Outstanding        domain.Amounts        `json:"outstanding"`
-	Totals             MoneyTotals           `json:"totals"`
+	Key             string                `json:"key"`
+	Projects        int                   `json:"projects"`
+	ByStatus        map[domain.Status]int `json:"by_status"`
+	TotalInvestment int64                 `json:"total_investment"`
+	Requested       domain.Amounts        `json:"requested"`
+	Awarded         domain.Amounts        `json:"awarded"`
+	Disbursed       domain.Amounts        `json:"disbursed"`
+	Refunded        domain.Amounts        `json:"refunded"`
+	Outstanding     domain.Amounts        `json:"outstanding"`
+	Totals          MoneyTotals           `json:"totals"`
+	// Milestone counts: projects that ever completed, passed acceptance or
+	// were terminated; projects now being built or awaiting acceptance.
+	Completed          int `json:"completed"`
+	Accepted           int `json:"accepted"`
+	AcceptancePending  int `json:"acceptance_pending"`
+	InProgress         int `json:"in_progress"`
+	Terminated         int `json:"terminated"`
 	req, awd, dis, ref Money
 }
 
 func (g *Group) add(p *Project) {
 	g.Projects++
 	g.ByStatus[p.Status]++
+	if p.Milestones[MCompleted] != 0 {
+		g.Completed++
+	}
+	if p.Milestones[MAccepted] != 0 {
+		g.Accepted++
+	}
+	if p.Milestones[MTerminated] != 0 {
+		g.Terminated++
+	}
+	switch p.Status {
+	case domain.StatusAcceptanceRequested:
+		g.AcceptancePending++
+	case domain.StatusImplementing:
+		g.InProgress++
+	}
 	g.TotalInvestment += p.TotalInvestment
 	for i := range g.req {
 		g.req[i] += p.Requested[i]
