@@ -94,6 +94,7 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/projects/{id}/events", a.getEvents)
 	a.handle("GET /v1/summary", a.getSummary)
 	a.handle("GET /v1/watchlist", a.getWatchlist)
+	a.handle("GET /v1/report", a.getReport)
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -97,6 +97,7 @@ func OpenAPI() map[string]any {
 		qp("programme", "programme code", map[string]any{"type": "string", "enum": domain.ProgrammeCodes()}),
 		qp("status", "lifecycle status", str), qp("category", "category", str),
 		qp("year", "programme year: the year the investment plan was issued, or the year of application before it", integer),
+		qp("year_from", "programme year at or after", integer), qp("year_to", "programme year at or before", integer),
 		qp("owner", "part of the owner's name", str), qp("name", "part of the project's name", str),
 	}
 	posOK := func(desc string, t reflect.Type) map[string]any {
@@ -148,6 +149,11 @@ func OpenAPI() map[string]any {
 		"operationId": "getWatchlist", "summary": "Projects that need attention: paid ahead of reported progress, completed but not accepted in time, past the planned end, terminated with a refund outstanding.", "tags": []string{"queries"},
 		"parameters": cat([]any{qp("accept_within_days", "how long after completion acceptance may take before it is flagged (default 180)", integer)}, filterParams, readParams),
 		"responses":  with(map[string]any{"200": posOK("the items, by kind then project", reflect.TypeFor[watchlistResponse]())}, readProblems),
+	})
+	op("GET /v1/report", map[string]any{
+		"operationId": "getReport", "summary": "A region's or programme's figures the way the city reports state them: projects listed, total investment, subsidy by source, completed, accepted, awaiting acceptance, in progress, terminated, refunded; with the lines in the reports' words and 万元.", "tags": []string{"queries"},
+		"parameters": cat(filterParams, readParams),
+		"responses":  with(map[string]any{"200": posOK("the figures", reflect.TypeFor[reportResponse]())}, readProblems),
 	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},

@@ -96,12 +96,17 @@ func (a *API) model(w http.ResponseWriter, r *http.Request, q readQuery, filter 
 func filterOf(v url.Values) (projections.Filter, *Problem) {
 	f := projections.Filter{City: v.Get("city"), County: v.Get("county"), Programme: v.Get("programme"), Category: v.Get("category"),
 		Status: domain.Status(v.Get("status")), Owner: v.Get("owner"), Name: v.Get("name")}
-	if y := v.Get("year"); y != "" {
-		n, err := strconv.Atoi(y)
-		if err != nil || n < 1949 || n > 2200 {
-			return f, fieldProblem(http.StatusBadRequest, "invalid-parameter", "year", "must be a year such as 2011")
+	for _, y := range []struct {
+		name string
+		to   *int
+	}{{"year", &f.Year}, {"year_from", &f.YearFrom}, {"year_to", &f.YearTo}} {
+		if s := v.Get(y.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1949 || n > 2200 {
+				return f, fieldProblem(http.StatusBadRequest, "invalid-parameter", y.name, "must be a year such as 2011")
+			}
+			*y.to = n
 		}
-		f.Year = n
 	}
 	return f, nil
 }
@@ -295,6 +300,45 @@ func (a *API) getWatchlist(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.Items == nil {
 		out.Items = []projections.WatchItem{}
+	}
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// reportResponse gives a region's (or programme's) figures the way the
+// reports state them: projects listed, total investment, subsidy by source,
+// completed, accepted, awaiting acceptance, in progress, terminated, refunded.
+type reportResponse struct {
+	positioned
+	Scope   map[string]string  `json:"scope"`
+	Figures *projections.Group `json:"figures"`
+	Lines   []string           `json:"lines"` // the figures in the reports' own words and units (万元)
+}
+
+func (a *API) getReport(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	f, p := filterOf(v)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	scope := map[string]string{}
+	for _, k := range []string{"city", "county", "programme", "category", "year", "year_from", "year_to", "status"} {
+		if s := v.Get(k); s != "" {
+			scope[k] = s
+		}
+	}
+	var out reportResponse
+	if !a.model(w, r, q, "", func(m *projections.Model) {
+		_, total, _ := projections.Summary(m, "all", f)
+		out = reportResponse{positioned: q.envelope(m.Applied), Scope: scope, Figures: total, Lines: projections.ReportLines(total)}
+	}) {
+		return
 	}
 	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
 	writeJSON(w, http.StatusOK, out)

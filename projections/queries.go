@@ -171,7 +171,7 @@ func (p *Project) View(ref time.Time) ProjectView {
 type Filter struct {
 	City, County, Programme, Category string
 	Status                            domain.Status
-	Year                              int
+	Year, YearFrom, YearTo            int    // the programme year, exactly or within a range
 	Owner, Name                       string // substrings
 }
 
@@ -179,7 +179,8 @@ type Filter struct {
 func (f Filter) Match(p *Project) bool {
 	if (f.City != "" && p.City != f.City) || (f.County != "" && p.County != f.County) ||
 		(f.Category != "" && p.Category != f.Category) || (f.Status != "" && p.Status != f.Status) ||
-		(f.Year != 0 && p.Year() != f.Year) || (f.Owner != "" && !strings.Contains(p.Owner, f.Owner)) ||
+		(f.Year != 0 && p.Year() != f.Year) || (f.YearFrom != 0 && p.Year() < f.YearFrom) || (f.YearTo != 0 && p.Year() > f.YearTo) ||
+		(f.Owner != "" && !strings.Contains(p.Owner, f.Owner)) ||
 		(f.Name != "" && !strings.Contains(p.Name, f.Name)) {
 		return false
 	}
@@ -508,4 +509,42 @@ func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []
 		return items[i].Project < items[j].Project
 	})
 	return items
+}
+
+// Wan formats fen as 万元 exactly: "12015", "0.5", "1.000001".
+func Wan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	w, rest := fen/1_000_000, fen%1_000_000
+	if rest == 0 {
+		return sign + strconv.FormatInt(w, 10)
+	}
+	return sign + strconv.FormatInt(w, 10) + "." + strings.TrimRight(fmt.Sprintf("%06d", rest), "0")
+}
+
+var sourceNames = map[domain.Source]string{
+	domain.SourceCentralBudget: "中央预算内投资", domain.SourceCentralFiscal: "中央财政补助资金", domain.SourceProvincialFund: "省循环经济发展专项资金",
+	domain.SourceProvincialMatch: "省级配套资金", domain.SourceCityFund: "市级资金", domain.SourceCountyFund: "县级资金",
+}
+
+// ReportLines states a group's figures the way the city reports do.
+func ReportLines(g *Group) []string {
+	lines := []string{
+		fmt.Sprintf("列入计划项目 %d 个，总投资 %s 万元", g.Projects, Wan(g.TotalInvestment)),
+	}
+	for _, s := range domain.Sources {
+		if v := g.Awarded[s]; v != 0 {
+			lines = append(lines, fmt.Sprintf("%s %s 万元（已拨付 %s 万元）", sourceNames[s], Wan(int64(v)), Wan(int64(g.Disbursed[s]))))
+		}
+	}
+	lines = append(lines,
+		fmt.Sprintf("已经完工项目 %d 项，通过验收项目 %d 项，准备申请验收项目 %d 项", g.Completed, g.Accepted, g.AcceptancePending),
+		fmt.Sprintf("尚在实施项目 %d 个", g.InProgress),
+	)
+	if g.Terminated > 0 || g.Totals.Refunded > 0 {
+		lines = append(lines, fmt.Sprintf("中止实施项目 %d 个，退还资金 %s 万元", g.Terminated, Wan(g.Totals.Refunded)))
+	}
+	return lines
 }
