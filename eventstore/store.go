@@ -301,45 +301,64 @@ func (s *Store) Load(ctx context.Context, id domain.ProjectID) ([]Stored, error)
 }
 
 func (s *Store) load(ctx context.Context, id domain.ProjectID, from uint64) ([]Stored, error) {
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{ProjectFilter(id)},
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: 10 * time.Second,
+	// JetStream's batched direct get: no consumer to create and delete, one
+	// request per 256 events of the project, answered from the store's
+	// subject index.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 	}
-	if from > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
-	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	inbox := s.nc.NewRespInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("load project %s: %w", id, err)
 	}
-	if cons.CachedInfo().NumPending == 0 {
-		return nil, nil
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(500))
-	if err != nil {
-		return nil, fmt.Errorf("load project %s: %w", id, err)
-	}
-	defer it.Stop()
+	defer sub.Unsubscribe()
 	var out []Stored
+	seq := from
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
+		req, _ := json.Marshal(directGet{Seq: seq, NextFor: ProjectFilter(id), Batch: 256})
+		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+s.cfg.Stream, inbox, req); err != nil {
 			return nil, fmt.Errorf("load project %s: %w", id, err)
 		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return nil, fmt.Errorf("load project %s: %w", id, err)
-		}
-		env, err := Parse(m.Data())
-		if err != nil {
-			return nil, fmt.Errorf("load project %s: sequence %d: %w", id, meta.Sequence.Stream, err)
-		}
-		out = append(out, Stored{Seq: meta.Sequence.Stream, Subject: m.Subject(), Raw: m.Data(), Envelope: env})
-		if meta.NumPending == 0 {
-			return out, nil
+	batch:
+		for {
+			m, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("load project %s: %w", id, err)
+			}
+			switch m.Header.Get("Status") {
+			case "":
+			case "404": // nothing (more) for the project
+				return out, nil
+			case "204": // the end of a batch, and how many match after it
+				if m.Header.Get("Nats-Num-Pending") == "0" || len(out) == 0 {
+					return out, nil
+				}
+				seq = out[len(out)-1].Seq + 1
+				break batch
+			default:
+				return nil, fmt.Errorf("load project %s: direct get: %s %s", id, m.Header.Get("Status"), m.Header.Get("Description"))
+			}
+			n, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("load project %s: direct get without a sequence: %w", id, err)
+			}
+			env, err := Parse(m.Data)
+			if err != nil {
+				return nil, fmt.Errorf("load project %s: sequence %d: %w", id, n, err)
+			}
+			out = append(out, Stored{Seq: n, Subject: m.Header.Get(jetstream.SubjectHeader), Raw: m.Data, Envelope: env})
 		}
 	}
+}
+
+// directGet is a request of JetStream's direct get API.
+type directGet struct {
+	Seq     uint64 `json:"seq,omitempty"`
+	NextFor string `json:"next_by_subj,omitempty"`
+	Batch   int    `json:"batch,omitempty"`
 }
 
 // LastSequence returns the stream's last sequence (0 when it is empty).

@@ -390,3 +390,46 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 		t.Fatalf("stream holds %d messages, want 1", info.State.Msgs)
 	}
 }
+
+// TestLoadReadsLongHistoriesInOrder: a project's history longer than one
+// direct-get batch, interleaved with another project's events, loads whole
+// and in order.
+func TestLoadReadsLongHistoriesInOrder(t *testing.T) {
+	h := start(t, t.TempDir())
+	ctx := context.Background()
+	var last, other uint64
+	var prev, otherPrev string
+	for round := 0; round < 3; round++ {
+		var drafts []Draft
+		for i := 0; i < 250; i++ {
+			drafts = append(drafts, draft(domain.InspectionRecorded{Kind: "audit", Body: "b", Reference: string(rune('a' + round))}))
+		}
+		got, err := h.store.Append(ctx, AppendRequest{Project: "LONG", City: "330600", County: "330682", Expected: last, PrevHash: prev, Events: drafts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, prev = got[len(got)-1].Seq, got[len(got)-1].Envelope.Hash
+		o := appendOne(t, h.store, "OTHER", other, otherPrev, domain.ProjectClosed{})
+		other, otherPrev = o.Seq, o.Envelope.Hash
+	}
+	hist, err := h.store.Load(ctx, "LONG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 750 {
+		t.Fatalf("loaded %d events, want 750", len(hist))
+	}
+	prevHash := ""
+	for i, s := range hist {
+		if s.Envelope.Subject != "LONG" || s.Envelope.PrevHash != prevHash || (i > 0 && s.Seq <= hist[i-1].Seq) {
+			t.Fatalf("event %d at %d out of order or of another project", i, s.Seq)
+		}
+		prevHash = s.Envelope.Hash
+	}
+	if hist[749].Seq != last {
+		t.Fatalf("last loaded sequence %d, want %d", hist[749].Seq, last)
+	}
+	if none, err := h.store.Load(ctx, "NOPE"); err != nil || len(none) != 0 {
+		t.Fatalf("unknown project: %v, %d events", err, len(none))
+	}
+}

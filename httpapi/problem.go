@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -73,6 +74,9 @@ func problemFor(err error, log *slog.Logger, reqID string) *Problem {
 		return p
 	case errors.Is(err, app.ErrBusy):
 		return newProblem(http.StatusConflict, "write-contention", err.Error()+"; retry")
+	case errors.Is(err, context.Canceled):
+		log.Info("request canceled", "request_id", reqID, "err", err)
+		return newProblem(http.StatusServiceUnavailable, "canceled", "the request was canceled before it completed; nothing was acknowledged")
 	}
 	log.Error("request failed", "request_id", reqID, "err", err)
 	return newProblem(http.StatusInternalServerError, "internal", "the ledger could not complete the request; see the server log for request "+reqID)

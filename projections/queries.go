@@ -338,6 +338,7 @@ type Group struct {
 	Totals          MoneyTotals           `json:"totals"`
 	// Milestone counts: projects that ever completed, passed acceptance or
 	// were terminated; projects now being built or awaiting acceptance.
+	Funded             int `json:"funded"` // projects with any award
 	Completed          int `json:"completed"`
 	Accepted           int `json:"accepted"`
 	AcceptancePending  int `json:"acceptance_pending"`
@@ -349,6 +350,9 @@ type Group struct {
 func (g *Group) add(p *Project) {
 	g.Projects++
 	g.ByStatus[p.Status]++
+	if p.Awarded.Sum() > 0 {
+		g.Funded++
+	}
 	if p.Milestones[MCompleted] != 0 {
 		g.Completed++
 	}

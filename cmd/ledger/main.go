@@ -2,6 +2,8 @@
 //
 //	ledger serve [flags]   run the HTTP API on NATS JetStream (embedded by default)
 //	ledger rebuild [flags] rebuild the read models from the whole stream
+//	ledger demo [--url U]  load the demo data into a running ledger
+//	ledger report [flags]  a region's figures as the reports state them
 //	ledger help            show usage
 package main
 
@@ -33,6 +35,9 @@ const usage = `ledger — an event-sourced ledger of publicly funded projects on
 Usage:
   ledger serve [flags]   run the HTTP API with an embedded NATS server (or --nats-url)
   ledger rebuild [flags] rebuild the read models from the whole stream (with serve stopped)
+  ledger demo [--url U]  load the demo data (Zhejiang, 2006–2011) into a running ledger
+  ledger report [flags]  a region's figures as the reports state them, e.g.
+                         ledger report --county 330682 --programme central_rcep --as-of 2011-12-31
   ledger help            show this help
 
 Run "ledger serve -h" for the flags of serve; every flag can also be set
@@ -51,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return rebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "report":
+		return reportCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -38,6 +38,7 @@ type serveConfig struct {
 	rebuild      bool
 	snapshotPath string
 	checkpoint   int
+	demo         bool
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -66,6 +67,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	fs.IntVar(&c.checkpoint, "checkpoint-every", envInt("LEDGER_CHECKPOINT_EVERY", 10000), "events between checkpoints of the read models (LEDGER_CHECKPOINT_EVERY)")
+	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -145,6 +147,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("ledger serving", "http", "http://"+ln.Addr().String(), "stream", store.Stream(), "nats", natsWhere(cfg))
 	fmt.Fprintf(stdout, "ledger: listening on http://%s\n", ln.Addr())
+
+	if cfg.demo {
+		last, err := store.LastSequence(ctx)
+		if err != nil {
+			return err
+		}
+		if last == 0 {
+			go func() {
+				if _, err := loadDemo(ctx, "http://"+ln.Addr().String(), stdout); err != nil && ctx.Err() == nil {
+					log.Error("loading the demo data failed", "err", err)
+				}
+			}()
+		} else {
+			fmt.Fprintf(stdout, "ledger: the stream holds %d events already; not loading the demo data (ledger demo loads it into any ledger)\n", last)
+		}
+	}
 
 	select {
 	case err := <-served:
