@@ -130,10 +130,10 @@ var cst = time.FixedZone("CST", 8*3600)
 type builder struct {
 	seedProjectsAll []seedProject
 	aggs            []seedAggregate
-	projects     []Project
-	checks       map[int]Check  // aggregate index → check
-	readings     map[int]string // aggregate index → the reading taken
-	r            *rand.Rand
+	projects        []Project
+	checks          map[int]Check  // aggregate index → check
+	readings        map[int]string // aggregate index → the reading taken
+	r               *rand.Rand
 }
 
 // Build returns the dataset. It is deterministic.
@@ -274,7 +274,7 @@ func (b *builder) lifecycle(p *Project, plan, reply time.Time, planRef string, n
 		"id": p.ID, "name": p.Name, "owner": p.Owner, "city": p.City, "county": p.County, "category": p.Category,
 		"programmes": []string{p.Programme}, "total_investment": p.TotalInvestment, "completed_investment": p.TotalInvestment / 10,
 		"planned_start": day(apply, 60).Format(time.DateOnly), "planned_end": day(plan, 700).Format(time.DateOnly),
-		"requested": requested,
+		"requested":   requested,
 		"description": "演示数据：" + p.Cohort,
 	})
 	h.add(pp+"/screening", drc, domain.RoleCountyDRC, day(apply, 14), map[string]any{"note": "已开工，完成投资约10%（补足）"})

@@ -96,9 +96,9 @@ func (b *builder) shangyu() error {
 				Awards: domain.Amounts{domain.SourceCentralBudget: domain.Fen(awards[i] * wan)}, Outcome: y.outcomes[i],
 				Facts: map[string]Fact{
 					"name": {Basis: Filled}, "owner": {Basis: Filled},
-					"region":    {Basis: Stated, Source: "L1044 上虞市发改局; 上虞市 is a county-level city of 绍兴市"},
-					"programme": {Basis: Stated, Source: b.aggLine(45)},
-					"plan_year": {Basis: Filled, Source: "since 2006 (L1054) and, for 20 of them, since 2009 (L1064) are stated; the year is filled in"},
+					"region":           {Basis: Stated, Source: "L1044 上虞市发改局; 上虞市 is a county-level city of 绍兴市"},
+					"programme":        {Basis: Stated, Source: b.aggLine(45)},
+					"plan_year":        {Basis: Filled, Source: "since 2006 (L1054) and, for 20 of them, since 2009 (L1064) are stated; the year is filled in"},
 					"total_investment": {Basis: Filled, Source: "the group totals are stated (" + b.aggLine(46) + "; " + b.aggLine(49) + "); this project's share is filled in"},
 					"award":            {Basis: Filled, Source: "the group totals are stated (" + b.aggLine(47) + "; " + b.aggLine(50) + "); this project's share is filled in"},
 					"category":         {Basis: Filled, Source: "the counts per category are stated (L1152-1156); which project is which is filled in"},
@@ -178,8 +178,8 @@ func cohorts() []cohortSpec {
 			}},
 		{prefix: "SX-991", name: "绍兴市2011年度省991行动计划重点项目（21项）", city: "330600",
 			counties: []string{"330602", "330621", "330681", "330683", "330624"}, programme: "zj_991", n: 21, stated: "L3139-3143",
-			named:  []namedRef{{line: 3139, owner: "德创"}},
-			awards: []award{{source: domain.SourceProvincialFund, total: 140, funded: 5, stated: "L3143 5个项目获得省循环经济发展专项资金140万元"}},
+			named:   []namedRef{{line: 3139, owner: "德创"}},
+			awards:  []award{{source: domain.SourceProvincialFund, total: 140, funded: 5, stated: "L3143 5个项目获得省循环经济发展专项资金140万元"}},
 			outcome: Listed, checks: func(b *builder, q string) {
 				b.check(118, q, "projects", 21)
 				b.check(119, q, "funded", 5)
@@ -257,8 +257,8 @@ func cohorts() []cohortSpec {
 			}},
 		{prefix: "LS-C11", name: "丽水市循环经济和资源节约重大示范项目中央预算内补助（3个具名项目）", city: "331100", counties: []string{"331100"},
 			programme: "central_rcep", n: 3, stated: "L4392-4400",
-			named:  []namedRef{{line: 4392, owner: "双益"}, {line: 4394, owner: "龙泉阳光", county: "331181"}, {line: 4396, owner: "新永茂", county: "331122"}},
-			awards: []award{{source: domain.SourceCentralBudget, total: 1980, split: []int64{700, 650, 630}, stated: "L4400 共补助资金近2000万元 (approximate; 1980万 filled in)"}},
+			named:   []namedRef{{line: 4392, owner: "双益"}, {line: 4394, owner: "龙泉阳光", county: "331181"}, {line: 4396, owner: "新永茂", county: "331122"}},
+			awards:  []award{{source: domain.SourceCentralBudget, total: 1980, split: []int64{700, 650, 630}, stated: "L4400 共补助资金近2000万元 (approximate; 1980万 filled in)"}},
 			outcome: InProgress},
 		{prefix: "HZ-991", name: "湖州市2011年省991行动计划重点项目（20项）", city: "330500",
 			counties: []string{"330502", "330503", "330521", "330522", "330523"}, programme: "zj_991", n: 20, stated: "L150-152",
