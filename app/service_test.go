@@ -8,27 +8,10 @@ import (
 	"time"
 
 	"github.com/zjfund/ledger/domain"
-	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/internal/testload"
 )
 
-func newService(t *testing.T) *Service {
-	t.Helper()
-	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(st, nil)
-}
+func newService(t *testing.T) *Service { return New(testload.Store(t, t.TempDir()), nil) }
 
 var cst = time.FixedZone("CST", 8*3600)
 

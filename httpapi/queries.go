@@ -111,6 +111,36 @@ func filterOf(v url.Values) (projections.Filter, *Problem) {
 	return f, nil
 }
 
+// parseFiltered reads what every query over many projects takes: the read
+// bounds and the filter. It answers the problem itself and returns false on
+// a bad parameter.
+func parseFiltered(w http.ResponseWriter, r *http.Request) (readQuery, projections.Filter, bool) {
+	q, p := parseReadQuery(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return q, projections.Filter{}, false
+	}
+	f, p := filterOf(r.URL.Query())
+	if p != nil {
+		writeProblem(w, r, p)
+		return q, f, false
+	}
+	return q, f, true
+}
+
+// intParam reads an integer query parameter between lo and hi (def when absent).
+func intParam(v url.Values, name string, def, lo, hi int) (int, *Problem) {
+	s := v.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fieldProblem(http.StatusBadRequest, "invalid-parameter", name, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
+	}
+	return n, nil
+}
+
 // positioned is the envelope of every query response: the stream position
 // it reflects, and the as-of bounds it was asked for.
 type positioned struct {
@@ -175,24 +205,14 @@ type listResponse struct {
 
 func (a *API) listProjects(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q, p := parseReadQuery(r)
+	q, f, ok := parseFiltered(w, r)
+	if !ok {
+		return
+	}
+	limit, p := intParam(v, "limit", 50, 1, 500)
 	if p != nil {
 		writeProblem(w, r, p)
 		return
-	}
-	f, p := filterOf(v)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	limit := 50
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
-			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "limit", "must be 1–500"))
-			return
-		}
-		limit = n
 	}
 	var out listResponse
 	var err error
@@ -233,14 +253,8 @@ type summaryResponse struct {
 
 func (a *API) getSummary(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q, p := parseReadQuery(r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	f, p := filterOf(v)
-	if p != nil {
-		writeProblem(w, r, p)
+	q, f, ok := parseFiltered(w, r)
+	if !ok {
 		return
 	}
 	by := v.Get("group_by")
@@ -272,24 +286,14 @@ type watchlistResponse struct {
 
 func (a *API) getWatchlist(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q, p := parseReadQuery(r)
+	q, f, ok := parseFiltered(w, r)
+	if !ok {
+		return
+	}
+	days, p := intParam(v, "accept_within_days", 180, 0, 3650)
 	if p != nil {
 		writeProblem(w, r, p)
 		return
-	}
-	f, p := filterOf(v)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	days := 180
-	if s := v.Get("accept_within_days"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > 3650 {
-			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "accept_within_days", "must be 0–3650"))
-			return
-		}
-		days = n
 	}
 	var out watchlistResponse
 	if !a.model(w, r, q, "", func(m *projections.Model) {
@@ -317,14 +321,8 @@ type reportResponse struct {
 
 func (a *API) getReport(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	q, p := parseReadQuery(r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	f, p := filterOf(v)
-	if p != nil {
-		writeProblem(w, r, p)
+	q, f, ok := parseFiltered(w, r)
+	if !ok {
 		return
 	}
 	scope := map[string]string{}

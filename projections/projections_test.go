@@ -25,24 +25,7 @@ var (
 	now   = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 )
 
-func openStore(t *testing.T, dir string) *eventstore.Store {
-	t.Helper()
-	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func openStore(t *testing.T, dir string) *eventstore.Store { return testload.Store(t, dir) }
 
 func load(t *testing.T, st *eventstore.Store, seed uint64, n, steps int) []domain.ProjectID {
 	return testload.Load(t, st, seed, n, steps, false)

@@ -63,3 +63,24 @@ func Load(t testing.TB, st *eventstore.Store, seed uint64, n, steps int, wholeHi
 	}
 	return ids
 }
+
+// Store starts an embedded nats-server on dir for the test's lifetime and
+// opens the ledger's stream on it.
+func Store(t testing.TB, dir string) *eventstore.Store {
+	t.Helper()
+	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
