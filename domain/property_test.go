@@ -40,7 +40,7 @@ func TestPropertyMoneyConservedAndReplayDeterministic(t *testing.T) {
 			accepted++
 			for _, e := range evs {
 				p.Apply(e, cmd.EffectiveAt())
-				history = append(history, domaintest.Recorded{Event: e, At: cmd.EffectiveAt()})
+				history = append(history, domaintest.Recorded{Event: e, At: cmd.EffectiveAt(), Actor: actor})
 			}
 			return nil
 		}
@@ -78,5 +78,47 @@ func TestPropertyMoneyConservedAndReplayDeterministic(t *testing.T) {
 		if statuses[s] == 0 && !testing.Short() {
 			t.Errorf("no random history ended in %s: the generator is too weak", s)
 		}
+	}
+}
+
+// TestReproduceAcceptsEveryHistoryTheRulesMake: the recorded events of random
+// histories are exactly what the rules yield, command by command; and an
+// event the rules would never have produced is refused.
+func TestReproduceAcceptsEveryHistoryTheRulesMake(t *testing.T) {
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	start := time.Date(2009, 3, 1, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	for seed := uint64(1); seed <= 100; seed++ {
+		id := domain.ProjectID(fmt.Sprintf("P%d", seed))
+		groups := domaintest.New(seed).History(id, start, 80, now)
+		var flat []domaintest.Recorded
+		for _, g := range groups {
+			flat = append(flat, g...)
+		}
+		p := domain.NewProject(id)
+		for i := 0; i < len(flat); {
+			evs := make([]domain.Event, 0, len(flat)-i)
+			for _, r := range flat[i:] {
+				evs = append(evs, r.Event)
+			}
+			n, err := p.Reproduce(evs, flat[i].Actor, flat[i].At, now)
+			if err != nil {
+				t.Fatalf("seed %d event %d %s: %v", seed, i, evs[0].EventType(), err)
+			}
+			for _, r := range flat[i : i+n] {
+				p.Apply(r.Event, r.At)
+			}
+			i += n
+		}
+	}
+	// An over-award disbursement is refused.
+	p := domain.NewProject("X")
+	reg := domaintest.New(1).Registration("X", start)
+	evs, err := p.Decide(reg, domaintest.DRC, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Apply(evs[0], start)
+	if _, err := p.Reproduce([]domain.Event{domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: 1, Tranche: 1, Basis: "b"}}, domaintest.Finance, start.AddDate(0, 1, 0), now); err == nil {
+		t.Fatal("a disbursement before any plan: want a refusal")
 	}
 }

@@ -123,10 +123,11 @@ func (g *Gen) Next(at time.Time) (domain.Actor, domain.Command) {
 	}
 }
 
-// Recorded is an event with the time it took effect.
+// Recorded is an event with the time it took effect and who recorded it.
 type Recorded struct {
 	Event domain.Event
 	At    time.Time
+	Actor domain.Actor
 }
 
 // History runs a registration and steps random commands for project id,
@@ -144,7 +145,7 @@ func (g *Gen) History(id domain.ProjectID, start time.Time, steps int, now time.
 		var group []Recorded
 		for _, e := range evs {
 			p.Apply(e, cmd.EffectiveAt())
-			group = append(group, Recorded{e, cmd.EffectiveAt()})
+			group = append(group, Recorded{e, cmd.EffectiveAt(), actor})
 		}
 		out = append(out, group)
 	}

@@ -53,7 +53,7 @@ func Load(t testing.TB, st *eventstore.Store, seed uint64, n, steps int, wholeHi
 		}
 		for _, group := range groups {
 			for _, rec := range group {
-				drafts = append(drafts, eventstore.Draft{ID: uuid.Must(uuid.NewV7()).String(), Event: rec.Event, Time: rec.At, Actor: domaintest.DRC})
+				drafts = append(drafts, eventstore.Draft{ID: uuid.Must(uuid.NewV7()).String(), Event: rec.Event, Time: rec.At, Actor: rec.Actor})
 			}
 			if !wholeHistory || len(drafts) > 900 {
 				flush()

@@ -1,0 +1,97 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// commandFor returns the command that yields e, or nil for an event that
+// only ever follows another one in the same command (the effect of an
+// approved change).
+func commandFor(id ProjectID, e Event, at At) Command {
+	switch e := e.(type) {
+	case ProjectRegistered:
+		return &RegisterProject{At: at, ID: id, Name: e.Name, Owner: e.Owner, City: e.City, County: e.County, Category: e.Category,
+			Programmes: e.Programmes, TotalInvestment: e.TotalInvestment, CompletedInvestment: e.CompletedInvestment,
+			PlannedStart: e.PlannedStart, PlannedEnd: e.PlannedEnd, Requested: e.Requested, Description: e.Description}
+	case ProjectScreened:
+		return &Screen{At: at, Note: e.Note}
+	case ApplicationReportSubmitted:
+		return &SubmitApplicationReport{At: at, Reference: e.Reference, Attachments: e.Attachments}
+	case ProvincialReviewPassed:
+		return &RecordReview{At: at, Outcome: "passed", Reference: e.Reference}
+	case ProvincialReviewRejected:
+		return &RecordReview{At: at, Outcome: "rejected", Reason: e.Reason}
+	case NationalReplyReceived:
+		return &RecordNationalReply{At: at, Reference: e.Reference}
+	case InvestmentPlanIssued:
+		return &IssueInvestmentPlan{At: at, Reference: e.Reference, Awards: e.Awards, TotalInvestment: e.TotalInvestment}
+	case SpecialAccountOpened:
+		return &OpenSpecialAccount{At: at, Bank: e.Bank, AccountRef: e.AccountRef}
+	case FundsDisbursed:
+		return &Disburse{At: at, Source: e.Source, Amount: e.Amount, Basis: e.Basis}
+	case PilotAssessmentPassed:
+		return &PassPilotAssessment{At: at, Reference: e.Reference}
+	case ProgressReported:
+		return &ReportProgress{At: at, AsOf: e.AsOf, InvestmentCompleted: e.InvestmentCompleted, PhysicalProgressBP: e.PhysicalProgressBP, Note: e.Note}
+	case ChangeRequested:
+		return &RequestChange{At: at, ChangeID: e.ChangeID, Kind: e.Kind, Description: e.Description, NewOwner: e.NewOwner,
+			NewTotalInvestment: e.NewTotalInvestment, Explanation: e.Explanation}
+	case ChangeApproved:
+		return &DecideChange{At: at, ChangeID: e.ChangeID, Outcome: "approved", Reference: e.Reference}
+	case ChangeRejected:
+		return &DecideChange{At: at, ChangeID: e.ChangeID, Outcome: "rejected", Reason: e.Reason}
+	case InspectionRecorded:
+		return &RecordInspection{At: at, Kind: e.Kind, Body: e.Body, Reference: e.Reference, Findings: e.Findings}
+	case ConstructionCompleted:
+		return &Complete{At: at, ActualTotalInvestment: e.ActualTotalInvestment, DelayExplanation: e.DelayExplanation, VarianceExplanation: e.VarianceExplanation}
+	case AcceptanceItemFiled:
+		return &FileAcceptanceItem{At: at, Item: e.Item, Reference: e.Reference, Title: e.Title}
+	case AcceptanceRequested:
+		return &RequestAcceptance{At: at, Note: e.Note}
+	case AcceptancePassed:
+		return &RecordAcceptance{At: at, Outcome: "passed", Reference: e.Reference}
+	case AcceptanceFailed:
+		return &RecordAcceptance{At: at, Outcome: "failed", Reason: e.Reason}
+	case ProjectTerminated:
+		return &Terminate{At: at, Reason: e.Reason, Reference: e.Reference}
+	case FundsRefunded:
+		return &Refund{At: at, Source: e.Source, Amount: e.Amount, Reference: e.Reference}
+	case ProjectClosed:
+		return &Close{At: at, Note: e.Note}
+	}
+	return nil
+}
+
+// Reproduce checks that the rules would have produced the recorded events
+// that start evs: it rebuilds the command the first one records, decides it
+// against the project's state as actor at its effective time (with
+// recorded as the clock), and compares what the rules yield with the
+// recorded events, field by field. It returns how many recorded events that
+// command accounts for (they must then be applied), or an error saying why
+// the rules would not have produced them.
+func (p *Project) Reproduce(evs []Event, actor Actor, effective, recorded time.Time) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	cmd := commandFor(p.id, evs[0], At{EffectiveTime: effective})
+	if cmd == nil {
+		return 0, fmt.Errorf("%s is recorded without the approval that yields it", evs[0].EventType())
+	}
+	want, err := p.Decide(cmd, actor, recorded)
+	if err != nil {
+		return 0, fmt.Errorf("the rules refuse it: %w", err)
+	}
+	if len(want) > len(evs) {
+		return 0, fmt.Errorf("%s should come with %d more event(s) of the same command", evs[0].EventType(), len(want)-len(evs))
+	}
+	for i, w := range want {
+		a, _ := json.Marshal(w)
+		b, _ := json.Marshal(evs[i])
+		if w.EventType() != evs[i].EventType() || string(a) != string(b) {
+			return 0, fmt.Errorf("the rules yield %s %s where %s %s is recorded", w.EventType(), a, evs[i].EventType(), b)
+		}
+	}
+	return len(want), nil
+}
