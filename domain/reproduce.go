@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -64,6 +65,10 @@ func commandFor(id ProjectID, e Event, at At) Command {
 	return nil
 }
 
+// ErrIncomplete is returned (wrapped) by Reproduce when the command of the
+// first event yields more events than were given.
+var ErrIncomplete = errors.New("the command's other events are not there")
+
 // Reproduce checks that the rules would have produced the recorded events
 // that start evs: it rebuilds the command the first one records, decides it
 // against the project's state as actor at its effective time (with
@@ -84,7 +89,7 @@ func (p *Project) Reproduce(evs []Event, actor Actor, effective, recorded time.T
 		return 0, fmt.Errorf("the rules refuse it: %w", err)
 	}
 	if len(want) > len(evs) {
-		return 0, fmt.Errorf("%s should come with %d more event(s) of the same command", evs[0].EventType(), len(want)-len(evs))
+		return 0, fmt.Errorf("%w: %s comes with %d more event(s) of the same command", ErrIncomplete, evs[0].EventType(), len(want)-len(evs))
 	}
 	for i, w := range want {
 		a, _ := json.Marshal(w)

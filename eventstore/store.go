@@ -386,6 +386,9 @@ type ReadOptions struct {
 	// Follow keeps reading new events as they are stored until ctx ends;
 	// otherwise Read returns once it has delivered the events stored when it began.
 	Follow bool
+	// Raw delivers the stored bytes without decoding or checking them
+	// (Envelope is nil): for verifiers that check and report themselves.
+	Raw bool
 }
 
 // ErrStopRead may be returned by Read's callback to end the read without error.
@@ -430,9 +433,11 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 		if o.Until != 0 && seq > o.Until {
 			return nil
 		}
-		env, err := Parse(m.Data())
-		if err != nil {
-			return fmt.Errorf("read stream %s: sequence %d: %w", s.cfg.Stream, seq, err)
+		var env *Envelope
+		if !o.Raw {
+			if env, err = Parse(m.Data()); err != nil {
+				return fmt.Errorf("read stream %s: sequence %d: %w", s.cfg.Stream, seq, err)
+			}
 		}
 		if err := fn(Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data(), Envelope: env}); err != nil {
 			if errors.Is(err, ErrStopRead) {

@@ -151,7 +151,81 @@ func (g *Gen) History(id domain.ProjectID, start time.Time, steps int, now time.
 	}
 	try(DRC, g.Registration(id, start))
 	for i := 1; i <= steps; i++ {
-		try(g.Next(start.AddDate(0, 0, 7*i)))
+		at := start.AddDate(0, 0, 7*i)
+		if g.r.IntN(4) == 0 {
+			try(g.Next(at))
+		} else {
+			try(g.natural(p.View(), at))
+		}
 	}
 	return out
+}
+
+// natural returns a command that usually moves a project in state v along
+// its lifecycle (or, often enough, pays, reports or changes it).
+func (g *Gen) natural(v domain.View, at time.Time) (domain.Actor, domain.Command) {
+	a := domain.At{EffectiveTime: at}
+	r := g.r
+	switch v.Status {
+	case domain.StatusApplied:
+		return DRC, &domain.Screen{At: a}
+	case domain.StatusScreened:
+		var atts []domain.Attachment
+		for _, k := range domain.RequiredAttachments {
+			atts = append(atts, domain.Attachment{Kind: k, Reference: "r"})
+		}
+		return Owner, &domain.SubmitApplicationReport{At: a, Reference: "r", Attachments: atts}
+	case domain.StatusReportSubmitted:
+		return Province, &domain.RecordReview{At: a, Outcome: "passed", Reference: "r"}
+	case domain.StatusProvinciallyApproved:
+		if r.IntN(2) == 0 {
+			return NDRC, &domain.RecordNationalReply{At: a, Reference: "r"}
+		}
+		return g.Next(at)
+	case domain.StatusReplyReceived:
+		return NDRC, &domain.IssueInvestmentPlan{At: a, Reference: "r", Awards: domain.Amounts{domain.SourceCentralBudget: domain.Fen(r.IntN(800)+100) * domain.Wan, domain.SourceProvincialFund: domain.Fen(r.IntN(200)+50) * domain.Wan}}
+	case domain.StatusImplementing:
+		if !v.SpecialAccountOpened {
+			return Owner, &domain.OpenSpecialAccount{At: a, Bank: "b", AccountRef: "1"}
+		}
+		switch r.IntN(10) {
+		case 0, 1, 2, 3:
+			src := domain.SourceCentralBudget
+			if r.IntN(3) == 0 {
+				src = domain.SourceProvincialFund
+			}
+			left := v.Awarded[src] - v.Disbursed[src]
+			if left <= 0 {
+				left = domain.Wan
+			}
+			return Finance, &domain.Disburse{At: a, Source: src, Amount: left/domain.Fen(r.IntN(3)+1) + 1, Basis: "b"}
+		case 4:
+			return Owner, &domain.ReportProgress{At: a, AsOf: domain.Date(at.Format(time.DateOnly)), InvestmentCompleted: v.TotalInvestment / 2, PhysicalProgressBP: 5000}
+		case 5, 6:
+			return Owner, &domain.FileAcceptanceItem{At: a, Item: domain.RequiredAcceptanceItems[r.IntN(3)], Reference: "r"}
+		case 7:
+			return Owner, &domain.Complete{At: a, ActualTotalInvestment: v.TotalInvestment, DelayExplanation: "d"}
+		}
+		return g.Next(at)
+	case domain.StatusCompleted, domain.StatusAcceptanceFailed:
+		for _, it := range domain.RequiredAcceptanceItems {
+			if _, ok := v.AcceptanceItems[it]; !ok {
+				return Owner, &domain.FileAcceptanceItem{At: a, Item: it, Reference: "r"}
+			}
+		}
+		return Owner, &domain.RequestAcceptance{At: a}
+	case domain.StatusAcceptanceRequested:
+		if r.IntN(5) == 0 {
+			return Province, &domain.RecordAcceptance{At: a, Outcome: "failed", Reason: "r"}
+		}
+		return Province, &domain.RecordAcceptance{At: a, Outcome: "passed", Reference: "r"}
+	case domain.StatusTerminated:
+		for _, s := range domain.Sources {
+			if o := v.Outstanding[s]; o > 0 {
+				return Finance, &domain.Refund{At: a, Source: s, Amount: o, Reference: "r"}
+			}
+		}
+		return DRC, &domain.Close{At: a}
+	}
+	return g.Next(at)
 }

@@ -1,0 +1,96 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CheckpointStream holds the signed checkpoints of the event stream's Merkle
+// tree, one message each, in order, with the same immutability settings.
+const CheckpointStream = "LEDGER_CHECKPOINTS"
+
+// checkpointSubject is the one subject of the checkpoint stream.
+const checkpointSubject = "ledger_checkpoint.LEDGER"
+
+// Checkpoints is the log of signed checkpoints.
+type Checkpoints struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// StoredCheckpoint is a signed checkpoint as stored, with its sequence in the checkpoint stream.
+type StoredCheckpoint struct {
+	Seq    uint64
+	Size   int64
+	Signed []byte
+}
+
+// OpenCheckpoints opens (creating it if needed) the checkpoint stream.
+func OpenCheckpoints(ctx context.Context, nc *nats.Conn, replicas int) (*Checkpoints, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if replicas == 0 {
+		replicas = 1
+	}
+	stream, err := js.Stream(ctx, CheckpointStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		stream, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: CheckpointStream, Description: "Signed checkpoints of the LEDGER stream's Merkle tree",
+			Subjects: []string{checkpointSubject}, Retention: jetstream.LimitsPolicy, MaxMsgs: -1, MaxBytes: -1,
+			MaxMsgsPerSubject: -1, Discard: jetstream.DiscardNew, Storage: jetstream.FileStorage, Replicas: replicas,
+			Duplicates: 10 * time.Minute, DenyDelete: true, DenyPurge: true, AllowDirect: true,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open checkpoint stream: %w", err)
+	}
+	return &Checkpoints{js: js, stream: stream}, nil
+}
+
+// Append stores a signed checkpoint of the tree of size leaves after the
+// checkpoint at sequence expected (0 for the first). It returns a
+// *ConflictError when another writer stored one first.
+func (c *Checkpoints) Append(ctx context.Context, size int64, signed []byte, expected uint64) (uint64, error) {
+	m := nats.NewMsg(checkpointSubject)
+	m.Data = signed
+	m.Header.Set("Ledger-Tree-Size", strconv.FormatInt(size, 10))
+	m.Header.Set(jetstream.MsgIDHeader, "checkpoint-"+strconv.FormatInt(size, 10))
+	ack, err := c.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(expected))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return 0, &ConflictError{Expected: expected}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store checkpoint of %d events: %w", size, err)
+	}
+	return ack.Sequence, nil
+}
+
+// All returns every stored checkpoint in order.
+func (c *Checkpoints) All(ctx context.Context) ([]StoredCheckpoint, error) {
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []StoredCheckpoint
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := c.stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read checkpoint %d: %w", seq, err)
+		}
+		size, _ := strconv.ParseInt(m.Header.Get("Ledger-Tree-Size"), 10, 64)
+		out = append(out, StoredCheckpoint{Seq: m.Sequence, Size: size, Signed: m.Data})
+	}
+	return out, nil
+}
