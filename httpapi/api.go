@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/zjfund/ledger/app"
+	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/projections"
@@ -66,18 +67,26 @@ type Config struct {
 	Log    *slog.Logger
 	// MaxWait bounds how long a read waits for min_position (default 5s).
 	MaxWait time.Duration
+	// Audit signs checkpoints of the stream; Checkpoints is where they are
+	// kept; Key is the public key that checks them.
+	Audit       *audit.Checkpointer
+	Checkpoints audit.CheckpointLog
+	Key         string
 }
 
 // API serves the HTTP API.
 type API struct {
-	cmds     Commands
-	health   Health
-	views    *projections.Engine
-	source   projections.Source
-	log      *slog.Logger
-	maxWait  time.Duration
-	mux      *http.ServeMux
-	patterns []string // every registered pattern, for the OpenAPI test
+	cmds        Commands
+	health      Health
+	views       *projections.Engine
+	source      projections.Source
+	log         *slog.Logger
+	maxWait     time.Duration
+	audit       *audit.Checkpointer
+	checkpoints audit.CheckpointLog
+	key         string
+	mux         *http.ServeMux
+	patterns    []string // every registered pattern, for the OpenAPI test
 }
 
 // New returns the API.
@@ -85,7 +94,8 @@ func New(cfg Config) *API {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 5 * time.Second
 	}
-	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait, mux: http.NewServeMux()}
+	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
+		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, mux: http.NewServeMux()}
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}
@@ -95,6 +105,11 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/summary", a.getSummary)
 	a.handle("GET /v1/watchlist", a.getWatchlist)
 	a.handle("GET /v1/report", a.getReport)
+	a.handle("GET /v1/projects/{id}/timeline", a.getTimeline)
+	a.handle("GET /v1/checkpoints", a.getCheckpoints)
+	a.handle("GET /v1/checkpoints/latest", a.getLatestCheckpoint)
+	a.handle("GET /v1/checkpoints/key", a.getKey)
+	a.handle("GET /v1/events/{seq}/proof", a.getProof)
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -372,6 +387,16 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 		proj["status"], proj["error"] = "stopped", err.Error()
 		status, code = "degraded", http.StatusServiceUnavailable
 	}
+	body := map[string]any{"status": status, "stream_last_seq": seq, "projections": proj}
+	if a.audit != nil {
+		cp, size := a.audit.Latest()
+		ck := map[string]any{"status": "running", "tree_size": size, "latest_checkpoint": cp.Size}
+		if err := a.audit.Err(); err != nil {
+			ck["status"], ck["error"] = "stopped", err.Error()
+			body["status"], code = "degraded", http.StatusServiceUnavailable
+		}
+		body["checkpoints"] = ck
+	}
 	w.Header().Set(HeaderPosition, strconv.FormatUint(applied, 10))
-	writeJSON(w, code, map[string]any{"status": status, "stream_last_seq": seq, "projections": proj})
+	writeJSON(w, code, body)
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/zjfund/ledger/domain"
 )
 
@@ -155,6 +157,29 @@ func OpenAPI() map[string]any {
 		"parameters": cat(filterParams, readParams),
 		"responses":  with(map[string]any{"200": posOK("the figures", reflect.TypeFor[reportResponse]())}, readProblems),
 	})
+	op("GET /v1/projects/{id}/timeline", map[string]any{
+		"operationId": "getTimeline", "summary": "Replay one project from the stream: each event with its effective and recorded time, actor and role, what it changed, and the running totals per funding source.", "tags": []string{"audit"},
+		"parameters": cat([]any{idParam}, readParams[1:]),
+		"responses":  map[string]any{"200": posOK("the timeline", reflect.TypeFor[timelineResponse]()), "404": problemResp("no such project")},
+	})
+	op("GET /v1/checkpoints", map[string]any{
+		"operationId": "listCheckpoints", "summary": "Every signed checkpoint of the stream's Merkle tree (RFC 6962), with the public key that checks them.", "tags": []string{"audit"},
+		"responses": map[string]any{"200": map[string]any{"description": "the checkpoints", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[checkpointsResponse]())}}}},
+	})
+	op("GET /v1/checkpoints/latest", map[string]any{
+		"operationId": "getLatestCheckpoint", "summary": "The latest signed checkpoint, as a signed note (origin, size, base64 root, signature).", "tags": []string{"audit"},
+		"responses": map[string]any{"200": map[string]any{"description": "the signed note", "content": map[string]any{"text/plain": map[string]any{"schema": str}}}, "404": problemResp("none signed yet")},
+	})
+	op("GET /v1/checkpoints/key", map[string]any{
+		"operationId": "getCheckpointKey", "summary": "The public key (note verifier key, Ed25519) the checkpoints are signed with.", "tags": []string{"audit"},
+		"responses": map[string]any{"200": map[string]any{"description": "the key", "content": map[string]any{"text/plain": map[string]any{"schema": str}}}},
+	})
+	op("GET /v1/events/{seq}/proof", map[string]any{
+		"operationId": "getInclusionProof", "summary": "The event at a stream sequence, exactly as stored, and the proof that it is in the latest checkpoint.", "tags": []string{"audit"},
+		"parameters": []any{map[string]any{"name": "seq", "in": "path", "required": true, "schema": integer, "description": "stream sequence"}},
+		"responses": map[string]any{"200": map[string]any{"description": "the proof", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[proofResponse]())}}},
+			"400": problemResp("not a sequence"), "404": problemResp("not covered by a checkpoint yet")},
+	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
 		"parameters": []any{idParam},
@@ -229,6 +254,7 @@ var (
 	amountsType = reflect.TypeFor[domain.Amounts]()
 	sourceType  = reflect.TypeFor[domain.Source]()
 	rawType     = reflect.TypeFor[json.RawMessage]()
+	hashType    = reflect.TypeFor[tlog.Hash]()
 )
 
 func (s *schemas) of(t reflect.Type) map[string]any {
@@ -244,6 +270,8 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 	case amountsType:
 		return map[string]any{"type": "object", "description": "amount in fen per funding source",
 			"propertyNames": map[string]any{"enum": domain.Sources}, "additionalProperties": s.of(fenType)}
+	case hashType:
+		return map[string]any{"type": "string", "contentEncoding": "base64", "description": "SHA-256 hash"}
 	case rawType:
 		return map[string]any{"description": "a CloudEvent 1.0 in structured JSON, exactly as stored"}
 	}

@@ -13,11 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/zjfund/ledger/app"
+	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
 	"github.com/zjfund/ledger/projections"
@@ -39,6 +42,9 @@ type serveConfig struct {
 	snapshotPath string
 	checkpoint   int
 	demo         bool
+	keyPath      string
+	signEvery    int64
+	signInterval time.Duration
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -67,6 +73,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	fs.IntVar(&c.checkpoint, "checkpoint-every", envInt("LEDGER_CHECKPOINT_EVERY", 10000), "events between checkpoints of the read models (LEDGER_CHECKPOINT_EVERY)")
+	fs.StringVar(&c.keyPath, "checkpoint-key", env("LEDGER_CHECKPOINT_KEY", ""), "the Ed25519 key that signs checkpoints, created on first start (mode 0600); default <data-dir>/checkpoint.key (LEDGER_CHECKPOINT_KEY)")
+	fs.Int64Var(&c.signEvery, "sign-every", int64(envInt("LEDGER_SIGN_EVERY", 1000)), "sign a checkpoint after this many new events (LEDGER_SIGN_EVERY)")
+	fs.DurationVar(&c.signInterval, "sign-interval", time.Minute, "or after this long, when there are new events")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
@@ -78,6 +87,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, errUsage
 	}
 	c.snapshotPath = filepath.Join(c.dataDir, "projections", "model.json")
+	if c.keyPath == "" {
+		c.keyPath = filepath.Join(c.dataDir, "checkpoint.key")
+	}
 	if c.replicas == 0 {
 		c.replicas = 1
 		if c.natsURL != "" {
@@ -134,7 +146,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopViews()
 		<-viewsDone // the last checkpoint is written
 	}()
-	api := httpapi.New(httpapi.Config{Commands: app.New(store, nil), Health: store, Views: views, Source: store, Log: log})
+	cps, signer, err := openAudit(ctx, nc, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	checkpointer := audit.NewCheckpointer(store, cps, audit.CheckpointerConfig{Origin: cfg.source, Every: cfg.signEvery,
+		Interval: cfg.signInterval, Signer: signer.Signer, Key: signer.Key, Logger: log.With("component", "checkpoints")})
+	cctx, stopCheckpoints := context.WithCancel(context.Background())
+	checkpointsDone := make(chan struct{})
+	go func() {
+		defer close(checkpointsDone)
+		_ = checkpointer.Run(cctx) // a stop is logged and shown in /healthz
+	}()
+	defer func() {
+		stopCheckpoints()
+		<-checkpointsDone // the last events are signed
+	}()
+	api := httpapi.New(httpapi.Config{Commands: app.New(store, nil), Health: store, Views: views, Source: store, Log: log,
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -255,4 +284,32 @@ func checkSyncAlways(nc *nats.Conn, log *slog.Logger) {
 	if !resp.Data.JetStream.Config.SyncAlways {
 		log.Warn("NATS server does not run with sync_interval: always; acknowledged events can be lost on power loss", "server", resp.Server.Name)
 	}
+}
+
+type signingKey struct {
+	Signer note.Signer
+	Key    string
+}
+
+// openAudit opens the checkpoint stream and the signing key, creating the
+// key on first start and printing its public half.
+func openAudit(ctx context.Context, nc *nats.Conn, cfg serveConfig, stdout io.Writer) (*eventstore.Checkpoints, signingKey, error) {
+	cps, err := eventstore.OpenCheckpoints(ctx, nc, cfg.replicas)
+	if err != nil {
+		return nil, signingKey{}, err
+	}
+	s, vkey, created, err := audit.LoadOrCreateKey(cfg.keyPath, keyName(cfg.source))
+	if err != nil {
+		return nil, signingKey{}, err
+	}
+	if created {
+		fmt.Fprintf(stdout, "ledger: created the checkpoint signing key %s (keep it secret; publish the public key)\n", cfg.keyPath)
+	}
+	fmt.Fprintf(stdout, "ledger: checkpoints are signed with the public key %s\n", vkey)
+	return cps, signingKey{Signer: s, Key: vkey}, nil
+}
+
+// keyName names the signing key after the installation's source.
+func keyName(source string) string {
+	return strings.NewReplacer(" ", "-", "+", "-").Replace(source)
 }
