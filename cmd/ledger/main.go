@@ -21,7 +21,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
+		if !errors.Is(err, errUsage) && !errors.Is(err, errVerify) {
 			fmt.Fprintln(os.Stderr, "ledger:", err)
 		}
 		os.Exit(1)
@@ -38,6 +38,10 @@ Usage:
   ledger demo [--url U]  load the demo data (Zhejiang, 2006–2011) into a running ledger
   ledger report [flags]  a region's figures as the reports state them, e.g.
                          ledger report --county 330682 --programme central_rcep --as-of 2011-12-31
+  ledger replay [flags]  a project's timeline, or the portfolio, as of a date or stream position
+  ledger verify [flags]  check every event, chain, rule and signed checkpoint (exit 1 on failure);
+                         --bundle FILE checks an audit bundle offline
+  ledger export [flags]  write an audit bundle (--project, --city, --county, --from, --to, --out)
   ledger help            show this help
 
 Run "ledger serve -h" for the flags of serve; every flag can also be set
@@ -60,6 +64,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "report":
 		return reportCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -122,6 +122,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer shutdownNATS()
+	if cfg.natsURL != "" {
+		checkSyncAlways(nc, log)
+	}
 
 	store, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source})
 	if err != nil {
@@ -228,7 +231,6 @@ func connectNATS(cfg serveConfig, log *slog.Logger, stdout io.Writer) (*nats.Con
 		if err != nil {
 			return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
 		}
-		checkSyncAlways(nc, log)
 		return nc, func() { _ = nc.Drain() }, nil
 	}
 	dir, err := filepath.Abs(cfg.dataDir)

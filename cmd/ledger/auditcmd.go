@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/zjfund/ledger/audit"
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+// storeFlags are how an audit command reaches the stream: a stopped data
+// directory, or a running ledger's NATS (read-only credentials suffice).
+type storeFlags struct {
+	dataDir, natsURL, natsCreds, key string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&s.dataDir, "data-dir", envOr(getenv, "LEDGER_DATA_DIR", "data"), "a stopped ledger's data directory (LEDGER_DATA_DIR)")
+	fs.StringVar(&s.natsURL, "nats-url", getenv("LEDGER_NATS_URL"), "a running ledger's NATS, e.g. nats://reader:PASSWORD@127.0.0.1:4222 (LEDGER_NATS_URL)")
+	fs.StringVar(&s.natsCreds, "nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file for --nats-url")
+	fs.StringVar(&s.key, "key", "", "the checkpoints' public key, or a file holding it; default <data-dir>/checkpoint.key.pub")
+}
+
+// open connects to the stream and its checkpoints without creating anything.
+func (s *storeFlags) open(ctx context.Context) (*eventstore.Store, *eventstore.Checkpoints, string, func(), error) {
+	cfg := serveConfig{dataDir: s.dataDir, natsURL: s.natsURL, natsCreds: s.natsCreds, replicas: 1}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if s.natsURL == "" {
+		if _, err := os.Stat(filepath.Join(s.dataDir, "jetstream")); err != nil {
+			return nil, nil, "", nil, fmt.Errorf("%s holds no ledger (no jetstream directory); give --data-dir or --nats-url", s.dataDir)
+		}
+	}
+	nc, closeNATS, err := connectNATS(cfg, log, io.Discard)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	st, err := eventstore.Open(ctx, nc, eventstore.Config{})
+	if err == nil {
+		var cps *eventstore.Checkpoints
+		cps, err = eventstore.OpenCheckpoints(ctx, nc, 1)
+		if err == nil {
+			key, kerr := s.publicKey()
+			return st, cps, key, closeNATS, kerr
+		}
+	}
+	closeNATS()
+	return nil, nil, "", nil, err
+}
+
+func (s *storeFlags) publicKey() (string, error) {
+	k := s.key
+	if k == "" {
+		k = filepath.Join(s.dataDir, "checkpoint.key.pub")
+	}
+	if _, err := note.NewVerifier(k); err == nil {
+		return k, nil // the key itself
+	}
+	b, err := os.ReadFile(k)
+	if err != nil {
+		return "", fmt.Errorf("the checkpoints' public key: %w (give --key)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// regionFilter turns --project, --city and --county into a subject filter.
+func regionFilter(project, city, county string) (string, error) {
+	switch {
+	case project != "":
+		if err := domain.ProjectID(project).Validate("project"); err != nil {
+			return "", err
+		}
+		return eventstore.ProjectFilter(domain.ProjectID(project)), nil
+	case county != "":
+		return "ledger.*." + county + ".>", nil
+	case city != "":
+		return "ledger." + city + ".>", nil
+	}
+	return "", nil
+}
+
+// verifyCmd is `ledger verify`.
+func verifyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs, getenv)
+	project := fs.String("project", "", "verify one project")
+	city := fs.String("city", "", "verify one city's projects (GB/T 2260 code)")
+	county := fs.String("county", "", "verify one county's projects")
+	bundle := fs.String("bundle", "", "verify an exported audit bundle offline, with no server")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	start := time.Now()
+	if *bundle != "" {
+		var pinned string
+		if sf.key != "" {
+			k, err := sf.publicKey()
+			if err != nil {
+				return err
+			}
+			pinned = k
+		}
+		f, err := os.Open(*bundle)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		res, err := audit.VerifyBundle(f, fi.Size(), pinned)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAILED: %v\n", err)
+			return errVerify
+		}
+		fmt.Fprintf(stdout, "OK: bundle %s (%s): %d events of %d projects, %d whole histories checked against the rules; every event included in the checkpoint of %d events signed by %s\n",
+			*bundle, res.Selection, res.Events, res.Projects, res.Complete, res.TreeSize, res.Key)
+		if pinned == "" {
+			fmt.Fprintln(stdout, "note: no --key was given; compare the key above with the one the ledger publishes")
+		}
+		return nil
+	}
+	filter, err := regionFilter(*project, *city, *county)
+	if err != nil {
+		return err
+	}
+	st, cps, key, closeStore, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	stored, err := cps.All(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := audit.Verify(ctx, st, audit.VerifyOptions{Filter: filter, Key: key, Checkpoints: stored, Progress: func(done, total uint64) {
+		fmt.Fprintf(stderr, "\rverifying: %d/%d events", done, total)
+	}})
+	fmt.Fprintln(stderr)
+	var f *audit.Failure
+	if errors.As(err, &f) {
+		fmt.Fprintf(stdout, "FAILED: %v\n", f)
+		return errVerify
+	}
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "OK: %d events of %d projects verified in %s (%.0f events/s): hashes, chains, subjects, the domain rules",
+		res.Events, res.Projects, took.Round(time.Millisecond), float64(res.Events)/took.Seconds())
+	if filter == "" {
+		fmt.Fprintf(stdout, "; %d checkpoints signed by %s, the latest covering %d of %d events", res.Checkpoints, key, res.Covered, res.LastSeq)
+	} else {
+		fmt.Fprintf(stdout, " (selection %s; checkpoints are checked over the whole stream only)", filter)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+var errVerify = errors.New("verification failed")
+
+// exportCmd is `ledger export`.
+func exportCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs, getenv)
+	project := fs.String("project", "", "export one project")
+	city := fs.String("city", "", "export one city's projects")
+	county := fs.String("county", "", "export one county's projects")
+	from := fs.String("from", "", "only events that took effect on or after this date (YYYY-MM-DD)")
+	to := fs.String("to", "", "only events that took effect on or before this date")
+	out := fs.String("out", "", "the bundle file to write")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "export: --out is required")
+		return errUsage
+	}
+	filter, err := regionFilter(*project, *city, *county)
+	if err != nil {
+		return err
+	}
+	sel := audit.Selection{Filter: filter, Label: strings.TrimSpace(fmt.Sprintf("%s %s %s", filter, *from, *to))}
+	if *from != "" {
+		d, err := domain.ParseDate(*from)
+		if err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+		sel.From = d.Time()
+	}
+	if *to != "" {
+		d, err := domain.ParseDate(*to)
+		if err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+		sel.To = d.Time().AddDate(0, 0, 1).Add(-time.Nanosecond)
+	}
+	st, cps, key, closeStore, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	stored, err := cps.All(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	n, err := audit.Export(ctx, st, stored, key, sel, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %d events to %s; check it with: ledger verify --bundle %s --key '%s'\n", n, *out, *out, key)
+	return nil
+}
+
+// replayCmd is `ledger replay`: a project's timeline, or the portfolio as of
+// a date or stream position, from a running ledger.
+func replayCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", envOr(getenv, "LEDGER_URL", "http://127.0.0.1:8080"), "the ledger's HTTP API (LEDGER_URL)")
+	project := fs.String("project", "", "the project whose timeline to replay; without it, the portfolio summary")
+	asOf := fs.String("as-of", "", "as of this effective date (YYYY-MM-DD) or RFC 3339 time")
+	atSeq := fs.String("at-seq", "", "as of this stream position")
+	groupBy := fs.String("group-by", "city", "for the portfolio: city, county, programme, year, status or category")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	q := url.Values{}
+	if *asOf != "" {
+		q.Set("as_of", *asOf)
+	}
+	if *atSeq != "" {
+		q.Set("at_seq", *atSeq)
+	}
+	path := "/v1/summary"
+	if *project != "" {
+		path = "/v1/projects/" + url.PathEscape(*project) + "/timeline"
+	} else {
+		q.Set("group_by", *groupBy)
+	}
+	body, err := getJSON(ctx, strings.TrimRight(*base, "/")+path+"?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	if *project == "" {
+		_, err := stdout.Write(body)
+		return err
+	}
+	var tl struct {
+		Entries []struct {
+			Seq       uint64           `json:"seq"`
+			Effective time.Time        `json:"effective_time"`
+			Recorded  time.Time        `json:"recorded_time"`
+			Actor     string           `json:"actor"`
+			Role      string           `json:"role"`
+			Change    string           `json:"change"`
+			Disbursed map[string]int64 `json:"disbursed"`
+			Refunded  map[string]int64 `json:"refunded"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(body, &tl); err != nil {
+		return err
+	}
+	for _, e := range tl.Entries {
+		fmt.Fprintf(stdout, "%6d  %s  (recorded %s)  %s [%s]\n        %s\n        disbursed %v  refunded %v\n",
+			e.Seq, e.Effective.Format("2006-01-02"), e.Recorded.Format(time.RFC3339), e.Actor, e.Role, e.Change, e.Disbursed, e.Refunded)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	return body, nil
+}
