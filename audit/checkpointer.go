@@ -95,22 +95,35 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 	done := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	follow := func(s eventstore.Stored) error {
+		if want := uint64(c.tree.Size()) + 1; s.Seq != want {
+			return fmt.Errorf("%w: event %d is missing from the stream", ErrRewritten, want)
+		}
+		if err := c.tree.Append(s.Raw); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		due := c.tree.Size()-c.latest.Size >= c.cfg.Every
+		c.mu.Unlock()
+		if due {
+			return c.sign(rctx)
+		}
+		return nil
+	}
 	go func() {
-		done <- c.src.Read(rctx, eventstore.ReadOptions{Follow: true, Raw: true}, func(s eventstore.Stored) error {
-			if want := uint64(c.tree.Size()) + 1; s.Seq != want {
-				return fmt.Errorf("%w: event %d is missing from the stream", ErrRewritten, want)
+		for {
+			err := c.src.Read(rctx, eventstore.ReadOptions{From: uint64(c.tree.Size()) + 1, Follow: true, Raw: true}, follow)
+			if rctx.Err() != nil || errors.Is(err, ErrRewritten) {
+				done <- err
+				return
 			}
-			if err := c.tree.Append(s.Raw); err != nil {
-				return err
+			// A lost connection: follow again from the next event of the tree.
+			c.cfg.Logger.Warn("checkpointer lost the stream; following again", "tree_size", c.tree.Size(), "err", err)
+			select {
+			case <-rctx.Done():
+			case <-time.After(time.Second):
 			}
-			c.mu.Lock()
-			due := c.tree.Size()-c.latest.Size >= c.cfg.Every
-			c.mu.Unlock()
-			if due {
-				return c.sign(rctx)
-			}
-			return nil
-		})
+		}
 	}()
 	for {
 		select {

@@ -391,12 +391,27 @@ type ReadOptions struct {
 	Raw bool
 }
 
+// CorruptError is returned by Read for a stored event that is not a
+// well-formed CloudEvent or whose bytes do not match its hash.
+type CorruptError struct {
+	Stream string
+	Seq    uint64
+	Err    error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("read stream %s: sequence %d: %v", e.Stream, e.Seq, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
 // ErrStopRead may be returned by Read's callback to end the read without error.
 var ErrStopRead = errors.New("stop reading")
 
 // Read delivers events in stream order to fn, one at a time, each checked
 // against its hash. It returns fn's error (nil for ErrStopRead), ctx's error
-// when following, or a read error naming the sequence.
+// when following, a *CorruptError for an event that does not parse or
+// match its hash, or another read error.
 func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second}
 	if o.Filter != "" {
@@ -436,7 +451,7 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 		var env *Envelope
 		if !o.Raw {
 			if env, err = Parse(m.Data()); err != nil {
-				return fmt.Errorf("read stream %s: sequence %d: %w", s.cfg.Stream, seq, err)
+				return &CorruptError{Stream: s.cfg.Stream, Seq: seq, Err: err}
 			}
 		}
 		if err := fn(Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data(), Envelope: env}); err != nil {

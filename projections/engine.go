@@ -116,10 +116,11 @@ func readSnapshot(path string) (*snapshot, error) {
 
 // Run follows the stream and applies each event until ctx ends (then it
 // writes a last checkpoint and returns nil) or an event of a known type fails
-// to decode (then it stops, keeps the error for Err, and returns it).
+// to decode or a stored event is corrupt (then it stops, keeps the error for
+// Err, and returns it). Other read errors — a lost connection — make it
+// follow again, a second later, from the sequence after the model's.
 func (e *Engine) Run(ctx context.Context) error {
-	from := e.Applied() + 1
-	e.log.Info("projections follow the stream", "from", from)
+	e.log.Info("projections follow the stream", "from", e.Applied()+1)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	go func() {
@@ -134,7 +135,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := e.src.Read(ctx, eventstore.ReadOptions{From: from, Follow: true}, func(s eventstore.Stored) error {
+	apply := func(s eventstore.Stored) error {
 		e.mu.Lock()
 		err := e.model.Apply(s)
 		if err == nil {
@@ -156,7 +157,22 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	for {
+		err = e.src.Read(ctx, eventstore.ReadOptions{From: e.Applied() + 1, Follow: true}, apply)
+		var de *DecodeError
+		var ce *eventstore.CorruptError
+		if ctx.Err() != nil || errors.As(err, &de) || errors.As(err, &ce) {
+			break
+		}
+		// A lost connection or a consumer gone: follow again from where the model is.
+		e.log.Warn("projections lost the stream; following again", "applied", e.Applied(), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 	if ctx.Err() != nil {
 		return e.Snapshot()
 	}
@@ -167,8 +183,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.notify = nil
 	}
 	e.mu.Unlock()
-	var de *DecodeError
-	if errors.As(err, &de) {
+	if de := (*DecodeError)(nil); errors.As(err, &de) {
 		e.log.Error("projections stopped", "seq", de.Seq, "type", de.Type, "err", de.Err)
 	} else {
 		e.log.Error("projections stopped", "err", err)
