@@ -25,17 +25,24 @@ type Store interface {
 var _ Store = (*eventstore.Store)(nil)
 
 // Service runs commands against projects. It is safe for concurrent use.
+// It keeps the folded state of recently used projects, checked on every
+// append by the project's expected sequence, so that a command reads a
+// project's history from the stream only when another process wrote to it.
 type Service struct {
 	store Store
 	now   func() time.Time
+	cache *cache
 }
+
+// CachedProjects is how many projects' folded states a Service keeps.
+const CachedProjects = 10_000
 
 // New returns a service on store; now is the clock (time.Now when nil).
 func New(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, now: now, cache: newCache(CachedProjects)}
 }
 
 // Request is one command for one project.
@@ -115,33 +122,46 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	if err := id.Validate("id"); err != nil {
 		return Result{}, err
 	}
+	agg := s.cache.get(id)
+	agg.mu.Lock()
+	defer agg.mu.Unlock()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		hist, err := s.store.Load(ctx, id)
-		if err != nil {
-			return Result{}, err
-		}
-		if req.IdempotencyKey != "" {
-			if res, ok, err := replay(id, hist, req); ok || err != nil {
-				return res, err
+		fresh := !agg.valid // read from the stream in this attempt
+		if fresh {
+			hist, err := s.store.Load(ctx, id)
+			if err != nil {
+				return Result{}, err
+			}
+			if err := agg.load(id, hist); err != nil {
+				return Result{}, err
 			}
 		}
-		p, err := Fold(id, hist)
+		if req.IdempotencyKey != "" {
+			if found := agg.keys[idemKey(req.Actor.Name, req.IdempotencyKey)]; len(found) > 0 {
+				if found[0].Envelope.RequestDigest != req.RequestDigest {
+					return Result{}, fmt.Errorf("project %s, key %q: %w", id, req.IdempotencyKey, ErrIdempotencyKeyReused)
+				}
+				return Result{Project: id, Events: found, Version: agg.last, Replayed: true}, nil
+			}
+		}
+		if req.IfMatch != nil && *req.IfMatch != agg.last {
+			if !fresh { // the cache may trail the stream: answer from the stream
+				agg.valid = false
+				continue
+			}
+			return Result{}, &PreconditionError{Project: id, Expected: *req.IfMatch, Actual: agg.last}
+		}
+		evs, err := agg.p.Decide(req.Command, req.Actor, s.now())
 		if err != nil {
+			if !fresh && !errors.Is(err, domain.ErrInvalid) && !errors.Is(err, domain.ErrForbidden) {
+				// Refused on cached state: it is the stream's state that must
+				// refuse, not a stale copy of it.
+				agg.valid = false
+				continue
+			}
 			return Result{}, err
 		}
-		var last uint64
-		var prev string
-		if n := len(hist); n > 0 {
-			last, prev = hist[n-1].Seq, hist[n-1].Envelope.Hash
-		}
-		if req.IfMatch != nil && *req.IfMatch != last {
-			return Result{}, &PreconditionError{Project: id, Expected: *req.IfMatch, Actual: last}
-		}
-		evs, err := p.Decide(req.Command, req.Actor, s.now())
-		if err != nil {
-			return Result{}, err
-		}
-		city, county := p.Region()
+		city, county := agg.p.Region()
 		if reg, ok := req.Command.(*domain.RegisterProject); ok {
 			city, county = reg.City, reg.County
 		}
@@ -154,19 +174,25 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		stored, err := s.store.Append(ctx, eventstore.AppendRequest{
-			Project: id, City: city, County: county, Expected: last, PrevHash: prev, Events: drafts,
+			Project: id, City: city, County: county, Expected: agg.last, PrevHash: agg.prev, Events: drafts,
 			Recorded: s.now().UTC(),
 		})
 		var ce *eventstore.ConflictError
 		if errors.As(err, &ce) {
-			// Reload: with IfMatch the next round reports the version that
-			// won; without, it decides again on the new state.
+			// Another process wrote: reload, then with IfMatch report the
+			// version that won; without, decide again on the new state.
+			agg.valid = false
 			continue
 		}
 		if err != nil {
+			agg.valid = false // the append may or may not have been stored
 			return Result{}, err
 		}
-		return Result{Project: id, Events: stored, Version: stored[len(stored)-1].Seq}, nil
+		for i, st := range stored {
+			agg.p.Apply(evs[i], req.Command.EffectiveAt())
+			agg.record(st)
+		}
+		return Result{Project: id, Events: stored, Version: agg.last}, nil
 	}
 	return Result{}, fmt.Errorf("run %s on project %s: %w", req.Command.CommandName(), id, ErrBusy)
 }
@@ -179,24 +205,6 @@ func eventID(req Request, id domain.ProjectID, i int) string {
 		return uuid.Must(uuid.NewV7()).String()
 	}
 	return uuid.NewSHA1(idempotencyNS, []byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", req.Actor.Name, id, req.IdempotencyKey, i))).String()
-}
-
-// replay finds the events an earlier request with the same idempotency key
-// and actor recorded on this project.
-func replay(id domain.ProjectID, hist []eventstore.Stored, req Request) (Result, bool, error) {
-	var found []eventstore.Stored
-	for _, h := range hist {
-		if h.Envelope.IdempotencyKey == req.IdempotencyKey && h.Envelope.Actor == req.Actor.Name {
-			found = append(found, h)
-		}
-	}
-	if len(found) == 0 {
-		return Result{}, false, nil
-	}
-	if found[0].Envelope.RequestDigest != req.RequestDigest {
-		return Result{}, false, fmt.Errorf("project %s, key %q: %w", id, req.IdempotencyKey, ErrIdempotencyKeyReused)
-	}
-	return Result{Project: id, Events: found, Version: hist[len(hist)-1].Seq, Replayed: true}, true, nil
 }
 
 // Fold decodes a project's stored history and folds it into the aggregate.

@@ -104,3 +104,44 @@ func TestIfMatchPinsTheVersion(t *testing.T) {
 		t.Fatalf("current If-Match: %v, version %d", err, res.Version)
 	}
 }
+
+// TestTwoServicesOnOneStream: two ledger processes share a stream; each
+// one's cached state goes stale when the other writes, and every command is
+// still decided on the stream's state.
+func TestTwoServicesOnOneStream(t *testing.T) {
+	st := testload.Store(t, t.TempDir())
+	a, b := New(st, nil), New(st, nil)
+	implementing(t, a)
+	// b caches the project now.
+	if _, err := b.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+		Command: &domain.Disburse{At: at(2009, 4, 1), Source: domain.SourceCentralBudget, Amount: 300 * domain.Wan, Basis: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	// a (whose cache is stale now) pays 400万: the stream says 300万 are paid, so it fits exactly.
+	if _, err := a.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+		Command: &domain.Disburse{At: at(2009, 4, 2), Source: domain.SourceCentralBudget, Amount: 400 * domain.Wan, Basis: "b"}}); err != nil {
+		t.Fatalf("a on a stale cache: %v", err)
+	}
+	// b (stale now) must refuse even 1 fen more, from the stream's state.
+	_, err := b.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "f", Role: domain.RoleFinance},
+		Command: &domain.Disburse{At: at(2009, 4, 3), Source: domain.SourceCentralBudget, Amount: 1, Basis: "b"}})
+	if domain.Code(err) != domain.CodeOverAward {
+		t.Fatalf("b on a stale cache, 1 fen over: %v, want over-award", err)
+	}
+	// A refusal on a stale cache is re-decided on the stream: b's stale copy
+	// says 'implementing'; a completes the project; b's request to report
+	// progress is then refused for the stream's reason.
+	if _, err := a.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "o", Role: domain.RoleOwner},
+		Command: &domain.Complete{At: at(2010, 1, 1), ActualTotalInvestment: 20000 * domain.Wan}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Handle(context.Background(), Request{Project: "P1", Actor: domain.Actor{Name: "o", Role: domain.RoleOwner},
+		Command: &domain.FileAcceptanceItem{At: at(2010, 2, 1), Item: domain.ItemAuditReport, Reference: "r"}})
+	if err != nil {
+		t.Fatalf("b files an acceptance item after a's completion: %v", err)
+	}
+	v, version, _ := a.Project(context.Background(), "P1")
+	if v.Status != domain.StatusCompleted || v.Disbursed[domain.SourceCentralBudget] != 700*domain.Wan || version == 0 {
+		t.Fatalf("final state: %s, disbursed %d", v.Status, v.Disbursed[domain.SourceCentralBudget])
+	}
+}
