@@ -31,6 +31,11 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Source is the CloudEvents source of every event; default "urn:ledger".
 	Source string
+	// NoGroupCommit turns group commit off: every append is then published
+	// on its own. With it on (the default), appends to different projects
+	// that arrive together are committed as one JetStream atomic batch, one
+	// fsync for all.
+	NoGroupCommit bool
 }
 
 func (c *Config) defaults() {
@@ -55,6 +60,7 @@ type Store struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	group  *groupCommit // nil when group commit is off
 }
 
 // StreamConfig returns the stream configuration the ledger requires: every
@@ -116,7 +122,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 			}
 		}
 	}
-	return &Store{cfg: cfg, nc: nc, js: js, stream: stream}, nil
+	st := &Store{cfg: cfg, nc: nc, js: js, stream: stream}
+	if !cfg.NoGroupCommit {
+		st.group = newGroupCommit(st)
+	}
+	return st, nil
 }
 
 // Stream returns the name of the stream.
@@ -230,6 +240,16 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 		out[i] = Stored{Subject: subj, Raw: raw, Envelope: env}
 	}
 
+	if s.group != nil && n <= maxGroupedMsgs {
+		return s.group.submit(ctx, req, msgs, out)
+	}
+	return s.commit(ctx, req, msgs, out)
+}
+
+// commit publishes one append's messages on their own: one message, or one
+// atomic batch, carrying the project's expected sequence.
+func (s *Store) commit(ctx context.Context, req AppendRequest, msgs []*nats.Msg, out []Stored) ([]Stored, error) {
+	n := len(msgs)
 	var ack *jetstream.PubAck
 	var err error
 	if n == 1 {
@@ -262,10 +282,16 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 }
 
 // publishBatch publishes msgs as one JetStream atomic batch and returns the
-// acknowledgement of its commit.
+// acknowledgement of its commit. It sets the batch headers on copies, so
+// that msgs can be published again on their own.
 func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.PubAck, error) {
 	id := nuid.Next()
-	for i, m := range msgs {
+	for i, orig := range msgs {
+		m := nats.NewMsg(orig.Subject)
+		m.Data = orig.Data
+		for k, v := range orig.Header {
+			m.Header[k] = append([]string(nil), v...)
+		}
 		m.Header.Set("Nats-Batch-Id", id)
 		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		if i == len(msgs)-1 {

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -431,5 +432,86 @@ func TestLoadReadsLongHistoriesInOrder(t *testing.T) {
 	}
 	if none, err := h.store.Load(ctx, "NOPE"); err != nil || len(none) != 0 {
 		t.Fatalf("unknown project: %v, %d events", err, len(none))
+	}
+}
+
+// TestGroupCommitConflictsFailAlone: hundreds of appends to different
+// projects at once, some of them with a stale expectation. They are packed
+// into atomic batches; each stale append fails alone with a *ConflictError,
+// every other one commits, at the sequence it was told, with its chain.
+func TestGroupCommitConflictsFailAlone(t *testing.T) {
+	h := start(t, t.TempDir())
+	ctx := context.Background()
+	// 20 projects that already have an event: appends to them at 0 are stale.
+	stale := map[domain.ProjectID]bool{}
+	for i := 0; i < 20; i++ {
+		id := domain.ProjectID(fmt.Sprintf("OLD-%02d", i))
+		appendOne(t, h.store, id, 0, "", domain.ProjectClosed{})
+		stale[id] = true
+	}
+	const fresh = 400
+	type result struct {
+		id     domain.ProjectID
+		stored []Stored
+		err    error
+	}
+	results := make(chan result, fresh+len(stale))
+	var wg sync.WaitGroup
+	startGate := make(chan struct{})
+	ids := []domain.ProjectID{}
+	for i := 0; i < fresh; i++ {
+		ids = append(ids, domain.ProjectID(fmt.Sprintf("NEW-%03d", i)))
+		if i%20 == 0 {
+			ids = append(ids, domain.ProjectID(fmt.Sprintf("OLD-%02d", i/20)))
+		}
+	}
+	for _, id := range ids {
+		wg.Add(1)
+		go func(id domain.ProjectID) {
+			defer wg.Done()
+			<-startGate
+			evs := []Draft{draft(domain.ProgressReported{AsOf: "2011-08-15", InvestmentCompleted: 1})}
+			if len(id)%2 == 0 { // some appends carry two events
+				evs = append(evs, draft(domain.InspectionRecorded{Kind: "audit", Body: "b"}))
+			}
+			st, err := h.store.Append(ctx, AppendRequest{Project: id, City: "330600", County: "330682", Expected: 0, Events: evs})
+			results <- result{id, st, err}
+		}(id)
+	}
+	close(startGate)
+	wg.Wait()
+	close(results)
+	committed := 0
+	for r := range results {
+		var ce *ConflictError
+		switch {
+		case stale[r.id]:
+			if !errors.As(r.err, &ce) {
+				t.Fatalf("stale append to %s: got %v, want *ConflictError", r.id, r.err)
+			}
+		case r.err != nil:
+			t.Fatalf("append to %s: %v", r.id, r.err)
+		default:
+			hist, err := h.store.Load(ctx, r.id)
+			if err != nil || len(hist) != len(r.stored) {
+				t.Fatalf("project %s: stored %d, loaded %d (%v)", r.id, len(r.stored), len(hist), err)
+			}
+			prev := ""
+			for i := range hist {
+				if hist[i].Seq != r.stored[i].Seq || hist[i].Envelope.ID != r.stored[i].Envelope.ID || hist[i].Envelope.PrevHash != prev {
+					t.Fatalf("project %s event %d: stored at %d, Append said %d; prevhash %q", r.id, i, hist[i].Seq, r.stored[i].Seq, hist[i].Envelope.PrevHash)
+				}
+				prev = hist[i].Envelope.Hash
+			}
+			committed += len(r.stored)
+		}
+	}
+	if n := h.msgs(t); n != uint64(committed+len(stale)) {
+		t.Fatalf("stream holds %d messages, want %d", n, committed+len(stale))
+	}
+	gs := h.store.GroupStats()
+	t.Logf("%d appends: %d atomic batches carried %d of them; %d batches fell back to single appends", len(ids), gs.Batches, gs.Appends, gs.Fallbacks)
+	if gs.Batches == 0 || gs.Fallbacks == 0 {
+		t.Fatalf("group commit stats %+v: want batches, and fallbacks for the stale appends", gs)
 	}
 }
