@@ -42,6 +42,7 @@ Usage:
   ledger verify [flags]  check every event, chain, rule and signed checkpoint (exit 1 on failure);
                          --bundle FILE checks an audit bundle offline
   ledger export [flags]  write an audit bundle (--project, --city, --county, --from, --to, --out)
+  ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
   ledger help            show this help
 
 Run "ledger serve -h" for the flags of serve; every flag can also be set
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exportCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

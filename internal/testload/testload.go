@@ -24,11 +24,17 @@ var (
 	Now   = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 )
 
+// TB is what Load needs of a test (testing.TB has it).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // Load appends random histories for n projects of steps random commands
 // each, seeded with seed, and returns their ids. With wholeHistory each
 // project's events go in one atomic append (at most 1000), else one append
 // per command.
-func Load(t testing.TB, st *eventstore.Store, seed uint64, n, steps int, wholeHistory bool) []domain.ProjectID {
+func Load(t TB, st *eventstore.Store, seed uint64, n, steps int, wholeHistory bool) []domain.ProjectID {
 	t.Helper()
 	ctx := context.Background()
 	var ids []domain.ProjectID

@@ -1,0 +1,548 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zjfund/ledger/app"
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/httpapi"
+	"github.com/zjfund/ledger/internal/testload"
+	"github.com/zjfund/ledger/projections"
+)
+
+// benchConfig sizes `ledger bench`.
+type benchConfig struct {
+	smoke         bool
+	out           string
+	duration      time.Duration // per append measurement
+	clients       []int
+	projects      int // projects the appends go to
+	queryProjects int // projects loaded for the query and memory measures
+	rebuildEvents int // events stored for the rebuild measure
+	dir           string
+}
+
+// row is one line of the results: the ledger's figure, the raw JetStream
+// figure it is compared with, measured in the same run.
+type row struct {
+	Name    string  `json:"name"`
+	Ledger  float64 `json:"ledger"`
+	Raw     float64 `json:"raw,omitempty"`
+	Unit    string  `json:"unit"`
+	Ratio   float64 `json:"ratio,omitempty"` // ledger ÷ raw
+	P50ms   float64 `json:"p50_ms,omitempty"`
+	P99ms   float64 `json:"p99_ms,omitempty"`
+	RawP50  float64 `json:"raw_p50_ms,omitempty"`
+	RawP99  float64 `json:"raw_p99_ms,omitempty"`
+	Target  string  `json:"target,omitempty"`
+	Comment string  `json:"comment,omitempty"`
+}
+
+type benchReport struct {
+	Started  time.Time `json:"started"`
+	Command  string    `json:"command"`
+	Machine  string    `json:"machine"`
+	Settings string    `json:"settings"`
+	Rows     []row     `json:"rows"`
+}
+
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c benchConfig
+	var clients string
+	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, for CI: checks that every measure runs")
+	fs.StringVar(&c.out, "out", "bench.json", "write the results as JSON here")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each append measure runs")
+	fs.StringVar(&clients, "clients", "1,8,64,256", "concurrent clients for the append measures")
+	fs.IntVar(&c.projects, "projects", 1000, "projects the appends go to")
+	fs.IntVar(&c.queryProjects, "query-projects", 10000, "projects loaded for the query and memory measures (the issue's figure: 100000)")
+	fs.IntVar(&c.rebuildEvents, "rebuild-events", 200000, "events stored for the rebuild measure (the issue's figure: 1000000)")
+	fs.StringVar(&c.dir, "dir", "", "work directory (default a temporary one, removed at the end)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	for _, s := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("--clients: %q", s)
+		}
+		c.clients = append(c.clients, n)
+	}
+	if c.smoke {
+		c.duration, c.clients, c.projects, c.queryProjects, c.rebuildEvents = 300*time.Millisecond, []int{1, 8}, 50, 200, 2000
+	}
+	if c.dir == "" {
+		d, err := os.MkdirTemp("", "ledger-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		c.dir = d
+	}
+	rep := benchReport{Started: time.Now().UTC(), Command: "ledger bench " + strings.Join(args, " "),
+		Machine:  fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		Settings: "embedded nats-server, sync_interval always, the ledger's stream settings; raw = JetStream on the same settings, same payload size, same run"}
+	say := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	b := &bencher{cfg: c, say: say}
+	steps := []func(context.Context) ([]row, error){b.appends, b.rebuild, b.lagAndQueries}
+	for _, step := range steps {
+		rows, err := step(ctx)
+		if err != nil {
+			return err
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
+	printTable(stdout, rep)
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	return os.WriteFile(c.out, data, 0o644)
+}
+
+type bencher struct {
+	cfg benchConfig
+	say func(string, ...any)
+	n   int
+}
+
+// rig is a whole ledger in this process: embedded server, store, service,
+// read models and the HTTP API on a loopback port.
+type rig struct {
+	srv    *eventstore.Embedded
+	nc     *nats.Conn
+	store  *eventstore.Store
+	views  *projections.Engine
+	base   string
+	client *http.Client
+	stop   func()
+}
+
+func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
+	b.n++
+	dir := filepath.Join(b.cfg.dir, fmt.Sprintf("rig-%d", b.n))
+	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
+	if err != nil {
+		return nil, err
+	}
+	nc, err := srv.Connect("bench")
+	if err != nil {
+		return nil, err
+	}
+	st, err := eventstore.Open(ctx, nc, eventstore.Config{NoGroupCommit: !groupCommit})
+	if err != nil {
+		return nil, err
+	}
+	views, err := projections.NewEngine(ctx, st, projections.Config{})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	vctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = views.Run(vctx) }()
+	log := slog.New(slog.DiscardHandler)
+	api := httpapi.New(httpapi.Config{Commands: app.New(st, nil), Health: st, Views: views, Source: st, Log: log})
+	hs := &http.Server{Handler: api}
+	go func() { _ = hs.Serve(ln) }()
+	r := &rig{srv: srv, nc: nc, store: st, views: views, base: "http://" + ln.Addr().String(),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}}
+	r.stop = func() {
+		_ = hs.Close()
+		cancel()
+		nc.Close()
+		srv.Shutdown()
+	}
+	return r, nil
+}
+
+// register puts n projects into the ledger, ready to take inspections.
+func (r *rig) register(ctx context.Context, prefix string, n int) ([]string, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s%06d", prefix, i)
+		body := map[string]any{"id": ids[i], "effective_time": "2011-03-01T10:00:00+08:00", "name": "基准项目", "owner": "基准企业",
+			"city": "330600", "county": "330682", "category": "energy_saving", "programmes": []string{"zj_991"},
+			"total_investment": 100_000_000_000, "completed_investment": 0, "planned_start": "2011-01-01", "planned_end": "2012-12-31",
+			"requested": map[string]int64{"provincial_fund": 1_000_000_000}}
+		if _, err := r.post(ctx, "/v1/projects", body, "county_drc"); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+var inspection = map[string]any{"effective_time": "2011-06-01T10:00:00+08:00", "kind": "inspection", "body": "市发改委", "findings": "进度正常"}
+
+// post sends one command and returns the stream position it reached.
+func (r *rig) post(ctx context.Context, path string, body any, role string) (uint64, error) {
+	data, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+path, bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ledger-Actor", "bench")
+	req.Header.Set("Ledger-Role", role)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("POST %s: %s: %s", path, resp.Status, msg)
+	}
+	return strconv.ParseUint(resp.Header.Get("Ledger-Position"), 10, 64)
+}
+
+func (r *rig) get(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+// latencies collects durations.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) pct(p float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	return float64(l.d[min(len(l.d)-1, int(p*float64(len(l.d))))].Microseconds()) / 1000
+}
+
+// measure calls op from clients goroutines for the duration and returns ops/s.
+func measure(ctx context.Context, clients int, d time.Duration, lat *latencies, op func(ctx context.Context, client, i int) error) (float64, error) {
+	var count atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				t0 := time.Now()
+				if err := op(ctx, c, i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				lat.add(time.Since(t0))
+				count.Add(1)
+			}
+		}(c)
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(count.Load()) / time.Since(start).Seconds(), nil
+}
+
+// appends measures 1.1 and 1.2: commands through the HTTP API, one event
+// each, against raw OCC publishes of the same size, with group commit on
+// and off.
+func (b *bencher) appends(ctx context.Context) ([]row, error) {
+	size, err := b.eventSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, clients := range b.cfg.clients {
+		raw, rawLat, err := b.rawAppends(ctx, clients, size)
+		if err != nil {
+			return nil, err
+		}
+		for _, gc := range []bool{true, false} {
+			r, err := b.newRig(ctx, gc)
+			if err != nil {
+				return nil, err
+			}
+			ids, err := r.register(ctx, "B", b.cfg.projects)
+			if err != nil {
+				r.stop()
+				return nil, err
+			}
+			lat := &latencies{}
+			rate, err := measure(ctx, clients, b.cfg.duration, lat, func(ctx context.Context, c, i int) error {
+				owned := (len(ids) - c + clients - 1) / clients // projects c, c+clients, …
+				id := ids[c+clients*(i%max(owned, 1))]
+				_, err := r.post(ctx, "/v1/projects/"+id+"/inspections", inspection, "auditor")
+				return err
+			})
+			gs := r.store.GroupStats()
+			r.stop()
+			if err != nil {
+				return nil, err
+			}
+			name := fmt.Sprintf("append via HTTP, %d client(s), group commit %s", clients, map[bool]string{true: "on", false: "off"}[gc])
+			target := ""
+			switch {
+			case clients == 1:
+				target = "≥ 0.7×"
+			case clients == 64 && gc:
+				target = "≥ 2×"
+			case clients == 256 && gc:
+				target = "≥ 3×"
+			}
+			comment := ""
+			if gc && gs.Batches > 0 {
+				comment = fmt.Sprintf("%d atomic batches carried %.0f%% of the appends", gs.Batches, 100*float64(gs.Appends)/(rate*b.cfg.duration.Seconds()))
+			}
+			rows = append(rows, row{Name: name, Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw, P50ms: lat.pct(0.5), P99ms: lat.pct(0.99),
+				RawP50: rawLat.pct(0.5), RawP99: rawLat.pct(0.99), Target: target, Comment: comment})
+			b.say("%s: %.0f events/s (raw %.0f), p50 %.2f ms p99 %.2f ms %s", name, rate, raw, lat.pct(0.5), lat.pct(0.99), comment)
+		}
+	}
+	return rows, nil
+}
+
+// eventSize is the stored size of the inspection events the append measures write.
+func (b *bencher) eventSize(ctx context.Context) (int, error) {
+	r, err := b.newRig(ctx, true)
+	if err != nil {
+		return 0, err
+	}
+	defer r.stop()
+	if _, err := r.register(ctx, "S", 1); err != nil {
+		return 0, err
+	}
+	if _, err := r.post(ctx, "/v1/projects/S000000/inspections", inspection, "auditor"); err != nil {
+		return 0, err
+	}
+	hist, err := r.store.Load(ctx, "S000000")
+	if err != nil || len(hist) != 2 {
+		return 0, fmt.Errorf("bench: the sample event: %v", err)
+	}
+	return len(hist[1].Raw), nil
+}
+
+// rawAppends publishes size-byte messages with per-project OCC, as the
+// ledger's stream settings have them, from clients goroutines.
+func (b *bencher) rawAppends(ctx context.Context, clients, size int) (float64, *latencies, error) {
+	b.n++
+	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: filepath.Join(b.cfg.dir, fmt.Sprintf("raw-%d", b.n))})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer srv.Shutdown()
+	nc, err := srv.Connect("raw")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, eventstore.StreamConfig(eventstore.Config{})); err != nil {
+		return 0, nil, err
+	}
+	payload := bytes.Repeat([]byte("x"), size)
+	last := make([]uint64, b.cfg.projects)
+	lat := &latencies{}
+	rate, err := measure(ctx, clients, b.cfg.duration, lat, func(ctx context.Context, c, i int) error {
+		owned := (b.cfg.projects - c + clients - 1) / clients
+		p := c + clients*(i%max(owned, 1))
+		id := domain.ProjectID(fmt.Sprintf("R%06d", p))
+		ack, err := js.Publish(ctx, "ledger.330600.330682."+string(id)+".inspection_recorded", payload,
+			jetstream.WithExpectLastSequenceForSubject(last[p], eventstore.ProjectFilter(id)))
+		if err != nil {
+			return err
+		}
+		last[p] = ack.Sequence
+		return nil
+	})
+	return rate, lat, err
+}
+
+// panicTB lets testload fill a store outside a test.
+type panicTB struct{}
+
+func (panicTB) Helper()           {}
+func (panicTB) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// rebuild measures 1.3: every read model rebuilt from the stored events,
+// against a raw ordered read of the same stream.
+func (b *bencher) rebuild(ctx context.Context) ([]row, error) {
+	r, err := b.newRig(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.stop()
+	b.say("loading about %d events for the rebuild measure…", b.cfg.rebuildEvents)
+	testload.Load(panicTB{}, r.store, 7, max(1, b.cfg.rebuildEvents/29), 200, true)
+	last, _ := r.store.LastSequence(ctx)
+	t0 := time.Now()
+	n := 0
+	if err := r.store.Read(ctx, eventstore.ReadOptions{Raw: true}, func(eventstore.Stored) error { n++; return nil }); err != nil {
+		return nil, err
+	}
+	raw := float64(n) / time.Since(t0).Seconds()
+	t0 = time.Now()
+	m, err := projections.Rebuild(ctx, r.store)
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(m.Applied) / time.Since(t0).Seconds()
+	b.say("rebuild of %d events: %.0f events/s (raw ordered read %.0f)", last, rate, raw)
+	return []row{{Name: fmt.Sprintf("rebuild every read model from %d events", last), Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw,
+		Target: "≥ 0.5×", Comment: fmt.Sprintf("%.1f s", float64(last)/rate)}}, nil
+}
+
+// lagAndQueries measures 1.4, 1.5 and 1.6 on a ledger holding queryProjects
+// projects: projection lag at half the single-client append rate, query
+// latency under concurrent readers while appends continue, and memory.
+func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
+	r, err := b.newRig(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.stop()
+	b.say("loading %d projects for the query and memory measures…", b.cfg.queryProjects)
+	ids := testload.Load(panicTB{}, r.store, 9, b.cfg.queryProjects, 40, true)
+	last, _ := r.store.LastSequence(ctx)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	err = r.views.WaitFor(wctx, last)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	runtime.GC()
+	if rss := rssBytes(); rss > 0 {
+		rows = append(rows, row{Name: fmt.Sprintf("memory (RSS) of the whole ledger with %d projects, %d events", len(ids), last), Ledger: float64(rss) / (1 << 20),
+			Unit: "MiB", Target: "≤ 2 KiB per project", Comment: fmt.Sprintf("%.0f bytes per project, the embedded NATS server included", float64(rss)/float64(len(ids)))})
+	}
+	// 1.4: lag from the acknowledgement to the read models, at a steady rate.
+	reg, err := r.register(ctx, "L", 50)
+	if err != nil {
+		return nil, err
+	}
+	lag := &latencies{}
+	interval := 2 * time.Millisecond // 500 commands/s, about half of one client's rate
+	deadline := time.Now().Add(b.cfg.duration)
+	for i := 0; time.Now().Before(deadline); i++ {
+		t0 := time.Now()
+		pos, err := r.post(ctx, "/v1/projects/"+reg[i%len(reg)]+"/inspections", inspection, "auditor")
+		if err != nil {
+			return nil, err
+		}
+		acked := time.Now()
+		if err := r.views.WaitFor(ctx, pos); err != nil {
+			return nil, err
+		}
+		lag.add(time.Since(acked))
+		if sleep := interval - time.Since(t0); sleep > 0 {
+			time.Sleep(sleep)
+		}
+	}
+	rows = append(rows, row{Name: "projection lag, command acknowledged → visible to queries, at 500 commands/s", Ledger: lag.pct(0.99), Unit: "ms (p99)",
+		P50ms: lag.pct(0.5), P99ms: lag.pct(0.99), Target: "p99 ≤ 50 ms"})
+	// 1.5: queries under 4 concurrent readers, while one writer appends.
+	wctx, stopWriter := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; wctx.Err() == nil; i++ {
+			_, _ = r.post(wctx, "/v1/projects/"+reg[i%len(reg)]+"/inspections", inspection, "auditor")
+		}
+	}()
+	for _, q := range []struct {
+		name, target string
+		path         func(i int) string
+	}{
+		{"query: one project", "p99 ≤ 5 ms", func(i int) string { return "/v1/projects/" + string(ids[i%len(ids)]) }},
+		{"query: project list, one city, 50 a page", "p99 ≤ 5 ms", func(int) string { return "/v1/projects?city=330600&limit=50" }},
+		{"query: summary by city", "p99 ≤ 20 ms", func(int) string { return "/v1/summary?group_by=city" }},
+	} {
+		lat := &latencies{}
+		rate, err := measure(ctx, 4, b.cfg.duration, lat, func(ctx context.Context, c, i int) error { return r.get(ctx, q.path(c*100000+i)) })
+		if err != nil {
+			stopWriter()
+			wg.Wait()
+			return nil, err
+		}
+		rows = append(rows, row{Name: fmt.Sprintf("%s, %d projects, 4 readers, appends going on", q.name, len(ids)), Ledger: lat.pct(0.99), Unit: "ms (p99)",
+			P50ms: lat.pct(0.5), P99ms: lat.pct(0.99), Target: q.target, Comment: fmt.Sprintf("%.0f queries/s", rate)})
+		b.say("%s: p50 %.2f ms, p99 %.2f ms, %.0f/s", q.name, lat.pct(0.5), lat.pct(0.99), rate)
+	}
+	stopWriter()
+	wg.Wait()
+	return rows, nil
+}
+
+// rssBytes reads this process's resident set size (Linux).
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func printTable(w io.Writer, rep benchReport) {
+	fmt.Fprintf(w, "%s — %s\n%s\n\n", rep.Command, rep.Machine, rep.Settings)
+	fmt.Fprintln(w, "| measure | ledger | raw JetStream | ratio | p50 / p99 ms (raw) | target | note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, r := range rep.Rows {
+		raw, ratio := "", ""
+		if r.Raw > 0 {
+			raw, ratio = fmt.Sprintf("%.0f", r.Raw), fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		lat := ""
+		if r.P99ms > 0 {
+			lat = fmt.Sprintf("%.2f / %.2f", r.P50ms, r.P99ms)
+			if r.RawP99 > 0 {
+				lat += fmt.Sprintf(" (%.2f / %.2f)", r.RawP50, r.RawP99)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %.1f %s | %s | %s | %s | %s | %s |\n", r.Name, r.Ledger, r.Unit, raw, ratio, lat, r.Target, r.Comment)
+	}
+}

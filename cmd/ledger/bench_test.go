@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestBenchSmoke runs every measure of `ledger bench` at tiny sizes: the
+// benchmark itself stays out of the test run, its smoke mode does not.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench smoke takes several seconds")
+	}
+	out := filepath.Join(t.TempDir(), "bench.json")
+	if err := run(context.Background(), []string{"bench", "--smoke", "--out", out, "--dir", t.TempDir()}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// 2 client counts × group commit on/off, rebuild, memory, lag, 3 queries.
+	if len(rep.Rows) != 10 {
+		t.Fatalf("%d rows, want 10: %+v", len(rep.Rows), rep.Rows)
+	}
+	for _, r := range rep.Rows {
+		if r.Ledger <= 0 && r.Unit != "ms (p99)" || (r.Raw > 0 && r.Ratio <= 0) {
+			t.Fatalf("row %q has no figure: %+v", r.Name, r)
+		}
+	}
+}
