@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
 )
 
 // TestPagesCoverTheListExactlyOnce: for every sort key, both directions and
@@ -59,5 +62,28 @@ func TestPagesCoverTheListExactlyOnce(t *testing.T) {
 	}
 	if _, _, err := List(m, Filter{}, "id", "not-a-cursor", 5, ref); err == nil {
 		t.Fatal("a forged cursor: want an error")
+	}
+}
+
+// TestKeptSummariesEqualAScan: the summaries kept up to date event by event
+// equal a scan of the model, in every dimension, as random histories go on.
+func TestKeptSummariesEqualAScan(t *testing.T) {
+	m := syntheticModel(0)
+	st := testStore(t)
+	for round := 0; round < 3; round++ {
+		if err := st.Read(context.Background(), eventstore.ReadOptions{From: m.Applied + 1}, m.Apply); err != nil {
+			t.Fatal(err)
+		}
+		for _, by := range GroupBys {
+			kept, keptTotal, _ := Summary(m, by, Filter{})
+			// A filter that matches everything forces the scan.
+			scanned, scannedTotal, _ := Summary(m, by, Filter{YearFrom: 1})
+			a, _ := json.Marshal([]any{kept, keptTotal})
+			b, _ := json.Marshal([]any{scanned, scannedTotal})
+			if string(a) != string(b) {
+				t.Fatalf("round %d, group_by %s: kept\n%s\nscanned\n%s", round, by, a, b)
+			}
+		}
+		testloadMore(t, st, round)
 	}
 }

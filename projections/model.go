@@ -6,6 +6,7 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -155,6 +156,19 @@ type Model struct {
 	Applied  uint64              `json:"applied"`
 	Skipped  uint64              `json:"skipped"` // events of types this model does not know
 	Projects map[string]*Project `json:"projects"`
+	list     []*Project          // the same projects, for scans cheaper than a map's
+	sums     sums                // unfiltered summaries, once asked for
+}
+
+// all returns every project, in no particular order, for a scan.
+func (m *Model) all() []*Project {
+	if len(m.list) != len(m.Projects) {
+		m.list = m.list[:0]
+		for _, p := range m.Projects {
+			m.list = append(m.list, p)
+		}
+	}
+	return m.list
 }
 
 // NewModel returns an empty model.
@@ -202,6 +216,15 @@ func (m *Model) Apply(s eventstore.Stored) error {
 		}
 		p = &Project{ID: id}
 		m.Projects[id] = p
+		if len(m.list) == len(m.Projects)-1 {
+			m.list = append(m.list, p)
+		}
+	}
+	if m.sums.ready {
+		if p.Events > 0 { // a new project is in no group yet
+			m.sums.apply(p, -1)
+		}
+		defer m.sums.apply(p, 1)
 	}
 	apply(p, e, s.Envelope.Time.Unix())
 	p.Events++
@@ -322,4 +345,11 @@ func (p *Project) resolve(id string) {
 		p.PendingIDs = nil
 	}
 	p.PendingChanges = len(p.PendingIDs)
+}
+
+// Equal reports whether two models hold the same records at the same position.
+func Equal(a, b *Model) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
 }

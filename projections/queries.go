@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zjfund/ledger/domain"
@@ -279,13 +280,6 @@ func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([
 		n int64
 		s string
 	}
-	var items []item
-	for _, p := range m.Projects {
-		if f.Match(p) {
-			n, s := sortValue(p, key)
-			items = append(items, item{p, n, s})
-		}
-	}
 	less := func(a, b item) bool {
 		if a.n != b.n {
 			return a.n < b.n != desc
@@ -298,22 +292,69 @@ func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([
 		}
 		return a.p.ID < b.p.ID != desc
 	}
-	sort.Slice(items, func(i, j int) bool { return less(items[i], items[j]) })
-	start := 0
+	var pivot item
 	if cur != nil {
-		pivot := item{&Project{ID: cur.ID}, cur.N, cur.S}
-		start = sort.Search(len(items), func(i int) bool { return less(pivot, items[i]) })
+		pivot = item{&Project{ID: cur.ID}, cur.N, cur.S}
 	}
-	end := min(start+limit, len(items))
-	rows := make([]Row, 0, end-start)
-	for _, it := range items[start:end] {
+	// Keep the limit+1 first rows after the cursor in a max-heap: one scan,
+	// no sort of every match.
+	var top []item
+	up := func(i int) {
+		for i > 0 {
+			parent := (i - 1) / 2
+			if !less(top[parent], top[i]) {
+				return
+			}
+			top[parent], top[i] = top[i], top[parent]
+			i = parent
+		}
+	}
+	down := func(i int) {
+		for {
+			l, r, big := 2*i+1, 2*i+2, i
+			if l < len(top) && less(top[big], top[l]) {
+				big = l
+			}
+			if r < len(top) && less(top[big], top[r]) {
+				big = r
+			}
+			if big == i {
+				return
+			}
+			top[big], top[i] = top[i], top[big]
+			i = big
+		}
+	}
+	for _, p := range m.all() {
+		if !f.Match(p) {
+			continue
+		}
+		n, s := sortValue(p, key)
+		it := item{p, n, s}
+		if cur != nil && !less(pivot, it) {
+			continue
+		}
+		switch {
+		case len(top) <= limit:
+			top = append(top, it)
+			up(len(top) - 1)
+		case less(it, top[0]):
+			top[0] = it
+			down(0)
+		}
+	}
+	sort.Slice(top, func(i, j int) bool { return less(top[i], top[j]) })
+	items := top
+	end := min(limit, len(items))
+	rows := make([]Row, 0, end)
+	for _, it := range items[:end] {
 		p := it.p
 		rows = append(rows, Row{ID: p.ID, Name: p.Name, Owner: p.Owner, City: p.City, County: p.County, Category: p.Category,
 			Programmes: p.Programmes, Year: p.Year(), Status: p.Status, TotalInvestment: p.TotalInvestment, Awarded: p.Awarded.Sum(),
 			Disbursed: p.Disbursed.Sum(), Outstanding: p.Outstanding().Sum(), BehindSchedule: p.behind(ref), Version: p.LastSeq})
 	}
 	next := ""
-	if end < len(items) {
+	if len(items) > limit {
 		last := items[end-1]
 		raw, _ := json.Marshal(cursor{Sort: sortBy, N: last.n, S: last.s, ID: last.p.ID})
 		next = base64.RawURLEncoding.EncodeToString(raw)
@@ -347,34 +388,73 @@ type Group struct {
 	req, awd, dis, ref Money
 }
 
-func (g *Group) add(p *Project) {
-	g.Projects++
-	g.ByStatus[p.Status]++
+func (g *Group) add(p *Project) { g.apply(p, 1) }
+
+// apply adds (sign 1) or takes away (sign -1) one project's figures.
+func (g *Group) apply(p *Project, sign int) {
+	g.Projects += sign
+	if g.ByStatus == nil {
+		g.ByStatus = map[domain.Status]int{}
+	}
+	g.ByStatus[p.Status] += sign
 	if p.Awarded.Sum() > 0 {
-		g.Funded++
+		g.Funded += sign
 	}
 	if p.Milestones[MCompleted] != 0 {
-		g.Completed++
+		g.Completed += sign
 	}
 	if p.Milestones[MAccepted] != 0 {
-		g.Accepted++
+		g.Accepted += sign
 	}
 	if p.Milestones[MTerminated] != 0 {
-		g.Terminated++
+		g.Terminated += sign
 	}
 	switch p.Status {
 	case domain.StatusAcceptanceRequested:
-		g.AcceptancePending++
+		g.AcceptancePending += sign
 	case domain.StatusImplementing:
-		g.InProgress++
+		g.InProgress += sign
 	}
-	g.TotalInvestment += p.TotalInvestment
+	s := int64(sign)
+	g.TotalInvestment += s * p.TotalInvestment
 	for i := range g.req {
-		g.req[i] += p.Requested[i]
-		g.awd[i] += p.Awarded[i]
-		g.dis[i] += p.Disbursed[i]
-		g.ref[i] += p.Refunded[i]
+		g.req[i] += s * p.Requested[i]
+		g.awd[i] += s * p.Awarded[i]
+		g.dis[i] += s * p.Disbursed[i]
+		g.ref[i] += s * p.Refunded[i]
 	}
+}
+
+// groupKeys are the keys of the groups p belongs to when grouped by by.
+func groupKeys(p *Project, by string) []string {
+	switch by {
+	case "city":
+		return []string{p.City}
+	case "county":
+		return []string{p.County}
+	case "programme":
+		return p.Programmes
+	case "year":
+		return []string{strconv.Itoa(p.Year())}
+	case "status":
+		return []string{string(p.Status)}
+	case "category":
+		return []string{p.Category}
+	}
+	return nil
+}
+
+// finished returns a finished copy of g, leaving g as it is.
+func (g *Group) finished() *Group {
+	c := *g
+	c.ByStatus = map[domain.Status]int{}
+	for k, v := range g.ByStatus {
+		if v != 0 {
+			c.ByStatus[k] = v
+		}
+	}
+	c.finish()
+	return &c
 }
 
 func (g *Group) finish() {
@@ -397,46 +477,84 @@ func Summary(m *Model, by string, f Filter) ([]*Group, *Group, error) {
 	if !known {
 		return nil, nil, fmt.Errorf("%w: group_by %q: want one of %v", ErrBadQuery, by, GroupBys)
 	}
+	if f == (Filter{}) {
+		// The unfiltered summaries are kept up to date as events are applied.
+		return m.sums.summary(m, by)
+	}
 	groups := map[string]*Group{}
 	total := &Group{Key: "total", ByStatus: map[domain.Status]int{}}
-	get := func(k string) *Group {
-		g := groups[k]
-		if g == nil {
-			g = &Group{Key: k, ByStatus: map[domain.Status]int{}}
-			groups[k] = g
-		}
-		return g
-	}
-	for _, p := range m.Projects {
+	for _, p := range m.all() {
 		if !f.Match(p) {
 			continue
 		}
 		total.add(p)
-		switch by {
-		case "city":
-			get(p.City).add(p)
-		case "county":
-			get(p.County).add(p)
-		case "programme":
-			for _, pr := range p.Programmes {
-				get(pr).add(p)
+		for _, k := range groupKeys(p, by) {
+			g := groups[k]
+			if g == nil {
+				g = &Group{Key: k, ByStatus: map[domain.Status]int{}}
+				groups[k] = g
 			}
-		case "year":
-			get(strconv.Itoa(p.Year())).add(p)
-		case "status":
-			get(string(p.Status)).add(p)
-		case "category":
-			get(p.Category).add(p)
+			g.add(p)
 		}
 	}
+	return sortedGroups(groups), total.finished(), nil
+}
+
+func sortedGroups(groups map[string]*Group) []*Group {
 	out := make([]*Group, 0, len(groups))
 	for _, g := range groups {
-		g.finish()
-		out = append(out, g)
+		if g.Projects != 0 {
+			out = append(out, g.finished())
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	total.finish()
-	return out, total, nil
+	return out
+}
+
+// sums keeps the unfiltered summary of every dimension as events are
+// applied: each applied event takes its project's figures out of its groups
+// and puts them back as they now are. It starts on the first summary asked
+// for (a rebuild does not pay for it).
+type sums struct {
+	once   sync.Once
+	ready  bool
+	total  *Group
+	groups map[string]map[string]*Group // group_by → key → group
+}
+
+func (s *sums) summary(m *Model, by string) ([]*Group, *Group, error) {
+	s.once.Do(func() {
+		s.total = &Group{Key: "total", ByStatus: map[domain.Status]int{}}
+		s.groups = map[string]map[string]*Group{}
+		for _, p := range m.all() {
+			s.apply(p, 1)
+		}
+		s.ready = true
+	})
+	if by == "all" {
+		return []*Group{}, s.total.finished(), nil
+	}
+	return sortedGroups(s.groups[by]), s.total.finished(), nil
+}
+
+// apply adds or takes away one project from every group it is in.
+func (s *sums) apply(p *Project, sign int) {
+	s.total.apply(p, sign)
+	for _, by := range GroupBys {
+		gs := s.groups[by]
+		if gs == nil {
+			gs = map[string]*Group{}
+			s.groups[by] = gs
+		}
+		for _, k := range groupKeys(p, by) {
+			g := gs[k]
+			if g == nil {
+				g = &Group{Key: k, ByStatus: map[domain.Status]int{}}
+				gs[k] = g
+			}
+			g.apply(p, sign)
+		}
+	}
 }
 
 // WatchItem is a project that needs attention, and why.
@@ -466,7 +584,7 @@ const (
 // outstanding. Items are ordered by kind, then project.
 func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []WatchItem {
 	var items []WatchItem
-	for _, p := range m.Projects {
+	for _, p := range m.all() {
 		if !f.Match(p) {
 			continue
 		}
