@@ -250,7 +250,7 @@ func VerifyBundle(r io.ReaderAt, size int64, pinnedKey string) (BundleResult, er
 			return res, &Failure{Seq: be.Seq, Reason: fmt.Sprintf("out of order or outside the checkpoint's %d events", cp.Size)}
 		}
 		prevSeq = be.Seq
-		env, err := eventstore.Parse(raw)
+		env, err := eventstore.ParseStrict(raw)
 		if err != nil {
 			f := &Failure{Seq: be.Seq, Reason: err.Error()}
 			if env != nil {

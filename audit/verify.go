@@ -142,7 +142,7 @@ func (v *verifier) event(s eventstore.Stored) error {
 		}
 	}
 	v.lastSeq = s.Seq
-	env, err := eventstore.Parse(s.Raw)
+	env, err := eventstore.ParseStrict(s.Raw)
 	if err != nil {
 		return fail(env, "%v", err)
 	}
@@ -150,7 +150,7 @@ func (v *verifier) event(s eventstore.Stored) error {
 	if len(tok) != 5 || tok[0] != "ledger" || tok[3] != env.Subject || !strings.HasPrefix(env.EventType(), tok[4]+".") {
 		return fail(env, "stored on subject %s, which does not name its project %s and type %s", s.Subject, env.Subject, env.EventType())
 	}
-	ev, err := domain.DecodeEvent(env.EventType(), env.Data)
+	ev, err := domain.DecodeEventStrict(env.EventType(), env.Data)
 	if err != nil {
 		return fail(env, "%v", err)
 	}

@@ -348,16 +348,28 @@ var ErrUnknownEventType = fmt.Errorf("unknown event type")
 
 // DecodeEvent decodes the data of a stored event of type typ. It returns
 // ErrUnknownEventType (wrapped) for an unknown type and a decoding error when
-// data does not match the type (unknown fields included).
-func DecodeEvent(typ string, data []byte) (Event, error) {
+// data does not match the type. Fields the type does not have are ignored;
+// DecodeEventStrict refuses them.
+func DecodeEvent(typ string, data []byte) (Event, error) { return decodeEvent(typ, data, false) }
+
+// DecodeEventStrict is DecodeEvent that refuses fields the type does not have.
+func DecodeEventStrict(typ string, data []byte) (Event, error) { return decodeEvent(typ, data, true) }
+
+func decodeEvent(typ string, data []byte, strict bool) (Event, error) {
 	f, ok := registry[typ]
 	if !ok {
 		return nil, fmt.Errorf("decode %q: %w", typ, ErrUnknownEventType)
 	}
 	e := f()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(e); err != nil {
+	var err error
+	if strict {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(e)
+	} else {
+		err = json.Unmarshal(data, e)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("decode %q: %w", typ, err)
 	}
 	// Return the value, not the pointer, so that type switches see one form.

@@ -438,8 +438,14 @@ func TestDecodeRoundTripsEveryEventType(t *testing.T) {
 			t.Fatalf("round trip %s: got %#v, want %#v", e.EventType(), got, e)
 		}
 	}
-	if _, err := DecodeEvent("funds_disbursed.v1", []byte(`{"source":"central_budget","amount":5,"extra":1}`)); err == nil {
-		t.Fatal("decode with an unknown field: want an error")
+	if _, err := DecodeEventStrict("funds_disbursed.v1", []byte(`{"source":"central_budget","amount":5,"extra":1}`)); err == nil {
+		t.Fatal("strict decode with an unknown field: want an error")
+	}
+	if e, err := DecodeEvent("funds_disbursed.v1", []byte(`{"source":"central_budget","amount":5,"extra":1}`)); err != nil || e.(FundsDisbursed).Amount != 5 {
+		t.Fatalf("lenient decode with an unknown field: %v, %v", e, err)
+	}
+	if _, err := DecodeEvent("funds_disbursed.v1", []byte(`{"source":"central_budget","amount":"5"}`)); err == nil {
+		t.Fatal("decode with a string amount: want an error")
 	}
 	if _, err := DecodeEvent("funds_moved.v9", []byte(`{}`)); !errors.Is(err, ErrUnknownEventType) {
 		t.Fatalf("decode an unknown type: got %v, want ErrUnknownEventType", err)

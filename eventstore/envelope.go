@@ -81,12 +81,25 @@ func seal(e *Envelope) ([]byte, string, error) {
 var ErrBadHash = errors.New("event hash does not match its bytes")
 
 // Parse decodes stored bytes into an envelope and checks that its hash is the
-// hash of the bytes. It returns ErrBadHash (wrapped) on a mismatch.
-func Parse(b []byte) (*Envelope, error) {
+// hash of the bytes. It returns ErrBadHash (wrapped) on a mismatch. Members
+// it does not know are ignored (the hash covers them); ParseStrict refuses them.
+func Parse(b []byte) (*Envelope, error) { return parse(b, false) }
+
+// ParseStrict is Parse that also refuses members the envelope does not
+// have: what a verifier wants, at some cost.
+func ParseStrict(b []byte) (*Envelope, error) { return parse(b, true) }
+
+func parse(b []byte, strict bool) (*Envelope, error) {
 	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	var err error
+	if strict {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&e)
+	} else {
+		err = json.Unmarshal(b, &e)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("decode event envelope: %w", err)
 	}
 	if e.SpecVersion != "1.0" || e.ID == "" || e.Type == "" || e.Subject == "" {

@@ -458,38 +458,71 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 		return fmt.Errorf("read stream %s from %d: %w", s.cfg.Stream, o.From, err)
 	}
 	defer it.Stop()
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)
-		}
-		seq := meta.Sequence.Stream
-		if o.Until != 0 && seq > o.Until {
-			return nil
-		}
-		var env *Envelope
-		if !o.Raw {
-			if env, err = Parse(m.Data()); err != nil {
-				return &CorruptError{Stream: s.cfg.Stream, Seq: seq, Err: err}
+	// Two stages, so that two cores share the work: one goroutine receives
+	// and parses (hash check included), the caller's applies.
+	type item struct {
+		s    Stored
+		last bool
+		err  error
+	}
+	ch := make(chan item, 512)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ch)
+		send := func(x item) bool {
+			select {
+			case ch <- x:
+				return true
+			case <-pctx.Done():
+				return false
 			}
 		}
-		if err := fn(Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data(), Envelope: env}); err != nil {
+		for {
+			m, err := it.Next(jetstream.NextContext(pctx))
+			if err != nil {
+				if pctx.Err() == nil {
+					send(item{err: fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)})
+				}
+				return
+			}
+			meta, err := m.Metadata()
+			if err != nil {
+				send(item{err: fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)})
+				return
+			}
+			seq := meta.Sequence.Stream
+			if o.Until != 0 && seq > o.Until {
+				return
+			}
+			var env *Envelope
+			if !o.Raw {
+				if env, err = Parse(m.Data()); err != nil {
+					send(item{err: &CorruptError{Stream: s.cfg.Stream, Seq: seq, Err: err}})
+					return
+				}
+			}
+			last := !o.Follow && (meta.NumPending == 0 || (o.Until != 0 && seq >= o.Until))
+			if !send(item{s: Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data(), Envelope: env}, last: last}) || last {
+				return
+			}
+		}
+	}()
+	for x := range ch {
+		if x.err != nil {
+			return x.err
+		}
+		if err := fn(x.s); err != nil {
 			if errors.Is(err, ErrStopRead) {
 				return nil
 			}
 			return err
 		}
-		if !o.Follow && (meta.NumPending == 0 || (o.Until != 0 && seq >= o.Until)) {
+		if x.last {
 			return nil
 		}
 	}
+	return ctx.Err()
 }
 
 // Get returns the event at stream sequence seq, checked against its hash.
