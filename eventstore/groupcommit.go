@@ -39,6 +39,7 @@ type groupCommit struct {
 	singles chan struct{} // a token per single append in flight
 
 	batches, batched, fallbacks atomic.Int64
+	active                      atomic.Int64 // appends submitted and not yet answered
 }
 
 // GroupStats counts what group commit did: atomic batches committed, the
@@ -76,8 +77,14 @@ func newGroupCommit(s *Store) *groupCommit {
 	return g
 }
 
-// submit queues an append and waits for its result.
+// submit queues an append and waits for its result. An append that finds
+// nothing else in flight is published at once by its caller: a lone client
+// pays nothing for group commit.
 func (g *groupCommit) submit(ctx context.Context, req AppendRequest, msgs []*nats.Msg, out []Stored) ([]Stored, error) {
+	defer g.active.Add(-1)
+	if g.active.Add(1) == 1 {
+		return g.s.commit(ctx, req, msgs, out)
+	}
 	p := &pendingAppend{ctx: ctx, req: req, msgs: msgs, out: out, done: make(chan appendResult, 1)}
 	select {
 	case g.queue <- p:

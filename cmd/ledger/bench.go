@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,6 +81,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.queryProjects, "query-projects", 10000, "projects loaded for the query and memory measures (the issue's figure: 100000)")
 	fs.IntVar(&c.rebuildEvents, "rebuild-events", 200000, "events stored for the rebuild measure (the issue's figure: 1000000)")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default a temporary one, removed at the end)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -89,6 +91,16 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("--clients: %q", s)
 		}
 		c.clients = append(c.clients, n)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if c.smoke {
 		c.duration, c.clients, c.projects, c.queryProjects, c.rebuildEvents = 300*time.Millisecond, []int{1, 8}, 50, 200, 2000
