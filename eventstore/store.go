@@ -336,7 +336,8 @@ func (s *Store) load(ctx context.Context, id domain.ProjectID, from uint64) ([]S
 		defer cancel()
 	}
 	inbox := s.nc.NewRespInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	replies := make(chan *nats.Msg, 300) // a batch and its end marker
+	sub, err := s.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return nil, fmt.Errorf("load project %s: %w", id, err)
 	}
@@ -350,9 +351,11 @@ func (s *Store) load(ctx context.Context, id domain.ProjectID, from uint64) ([]S
 		}
 	batch:
 		for {
-			m, err := sub.NextMsgWithContext(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("load project %s: %w", id, err)
+			var m *nats.Msg
+			select {
+			case m = <-replies:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("load project %s: %w", id, ctx.Err())
 			}
 			switch m.Header.Get("Status") {
 			case "":
