@@ -28,7 +28,7 @@ const (
 	maxGroupedMsgs  = 64  // an append with more events is published on its own
 	maxBatchMsgs    = 512 // messages in one atomic batch (JetStream allows 1,000)
 	minAtomicGroup  = 16  // fewer appends than this go message by message
-	maxBatchesAloft = 4   // atomic batches in flight at once
+	maxBatchesAloft = 1   // atomic batches in flight at once: JetStream commits a stream's batches one by one, and one at a time lets the next grow
 	maxSinglesAloft = 8   // appends published on their own in flight at once
 )
 
