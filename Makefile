@@ -1,7 +1,7 @@
 # ledger — make targets. `make test` is the README's test command.
 GO ?= go
 
-.PHONY: build test run lint check-domain-imports
+.PHONY: build test run lint bench check-domain-imports
 
 build:
 	$(GO) build -o bin/ledger ./cmd/ledger
@@ -10,7 +10,11 @@ test:
 	$(GO) test -race ./...
 
 run:
-	$(GO) run ./cmd/ledger serve
+	$(GO) run ./cmd/ledger serve --demo
+
+# The benchmark is not part of the tests (its smoke mode is): about 4 minutes.
+bench:
+	$(GO) run ./cmd/ledger bench --out bench.json
 
 lint: check-domain-imports
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -45,6 +45,7 @@ type serveConfig struct {
 	keyPath      string
 	signEvery    int64
 	signInterval time.Duration
+	groupCommit  bool
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -76,6 +77,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.keyPath, "checkpoint-key", env("LEDGER_CHECKPOINT_KEY", ""), "the Ed25519 key that signs checkpoints, created on first start (mode 0600); default <data-dir>/checkpoint.key (LEDGER_CHECKPOINT_KEY)")
 	fs.Int64Var(&c.signEvery, "sign-every", int64(envInt("LEDGER_SIGN_EVERY", 1000)), "sign a checkpoint after this many new events (LEDGER_SIGN_EVERY)")
 	fs.DurationVar(&c.signInterval, "sign-interval", time.Minute, "or after this long, when there are new events")
+	fs.BoolVar(&c.groupCommit, "group-commit", getenv("LEDGER_GROUP_COMMIT") != "0", "pack appends to different projects that arrive together into one atomic batch, one fsync for all (LEDGER_GROUP_COMMIT=0 turns it off)")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
@@ -126,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		checkSyncAlways(nc, log)
 	}
 
-	store, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source})
+	store, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: !cfg.groupCommit})
 	if err != nil {
 		return err
 	}
