@@ -3,7 +3,6 @@ package audit_test
 import (
 	"context"
 	"flag"
-	"os"
 	"testing"
 	"time"
 
@@ -23,17 +22,7 @@ var (
 //
 //	go test ./audit -run '^$' -bench Verify -benchtime 1x -bench.projects 45000 -bench.dir /tmp/ledger-verify-bench
 func BenchmarkVerify(b *testing.B) {
-	dir := *benchDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	_, statErr := os.Stat(dir + "/jetstream")
-	st := testload.Store(b, dir)
-	if statErr != nil {
-		start := time.Now()
-		testload.Load(b, st, 1, *benchProjects, 200, true)
-		b.Logf("loaded in %s", time.Since(start))
-	}
+	st := testload.Prepared(b, *benchDir, *benchProjects)
 	ctx := context.Background()
 	last, _ := st.LastSequence(ctx)
 	b.ResetTimer()

@@ -3,7 +3,6 @@ package projections_test
 import (
 	"context"
 	"flag"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -25,27 +24,7 @@ var (
 //
 //	go test ./projections -run '^$' -bench Rebuild -benchtime 1x -bench.projects 70000 -bench.dir /tmp/ledger-bench
 func BenchmarkRebuild(b *testing.B) {
-	dir := *benchDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	_, statErr := os.Stat(dir + "/jetstream")
-	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, _ := srv.Connect("bench")
-	defer nc.Close()
-	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if statErr != nil {
-		start := time.Now()
-		testload.Load(b, st, 1, *benchProjects, 200, true)
-		b.Logf("loaded in %s", time.Since(start))
-	}
+	st := testload.Prepared(b, *benchDir, *benchProjects)
 	ctx := context.Background()
 	last, _ := st.LastSequence(ctx)
 	b.ResetTimer()

@@ -26,6 +26,32 @@ import (
 // directory, or a running ledger's NATS (read-only credentials suffice).
 type storeFlags struct {
 	dataDir, natsURL, natsCreds, key string
+	project, city, county            string // the selection, when the command takes one
+}
+
+// registerSelection adds --project, --city and --county; verb says what the command does to them.
+func (s *storeFlags) registerSelection(fs *flag.FlagSet, verb string) {
+	fs.StringVar(&s.project, "project", "", verb+" one project")
+	fs.StringVar(&s.city, "city", "", verb+" one city's projects (GB/T 2260 code)")
+	fs.StringVar(&s.county, "county", "", verb+" one county's projects")
+}
+
+// filter is the subject filter of the selection ("" for everything).
+func (s *storeFlags) filter() (string, error) { return regionFilter(s.project, s.city, s.county) }
+
+// openWithCheckpoints opens the stream and returns it with its stored
+// checkpoints and their public key.
+func (s *storeFlags) openWithCheckpoints(ctx context.Context) (*eventstore.Store, []eventstore.StoredCheckpoint, string, func(), error) {
+	st, cps, key, closeStore, err := s.open(ctx)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	stored, err := cps.All(ctx)
+	if err != nil {
+		closeStore()
+		return nil, nil, "", nil, err
+	}
+	return st, stored, key, closeStore, nil
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -98,9 +124,7 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs, getenv)
-	project := fs.String("project", "", "verify one project")
-	city := fs.String("city", "", "verify one city's projects (GB/T 2260 code)")
-	county := fs.String("county", "", "verify one county's projects")
+	sf.registerSelection(fs, "verify")
 	bundle := fs.String("bundle", "", "verify an exported audit bundle offline, with no server")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -136,19 +160,15 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return nil
 	}
-	filter, err := regionFilter(*project, *city, *county)
+	filter, err := sf.filter()
 	if err != nil {
 		return err
 	}
-	st, cps, key, closeStore, err := sf.open(ctx)
+	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	stored, err := cps.All(ctx)
-	if err != nil {
-		return err
-	}
 	res, err := audit.Verify(ctx, st, audit.VerifyOptions{Filter: filter, Key: key, Checkpoints: stored, Progress: func(done, total uint64) {
 		fmt.Fprintf(stderr, "\rverifying: %d/%d events", done, total)
 	}})
@@ -181,9 +201,7 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	var sf storeFlags
 	sf.register(fs, getenv)
-	project := fs.String("project", "", "export one project")
-	city := fs.String("city", "", "export one city's projects")
-	county := fs.String("county", "", "export one county's projects")
+	sf.registerSelection(fs, "export")
 	from := fs.String("from", "", "only events that took effect on or after this date (YYYY-MM-DD)")
 	to := fs.String("to", "", "only events that took effect on or before this date")
 	out := fs.String("out", "", "the bundle file to write")
@@ -194,7 +212,7 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "export: --out is required")
 		return errUsage
 	}
-	filter, err := regionFilter(*project, *city, *county)
+	filter, err := sf.filter()
 	if err != nil {
 		return err
 	}
@@ -213,15 +231,11 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		sel.To = d.Time().AddDate(0, 0, 1).Add(-time.Nanosecond)
 	}
-	st, cps, key, closeStore, err := sf.open(ctx)
+	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	stored, err := cps.All(ctx)
-	if err != nil {
-		return err
-	}
 	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

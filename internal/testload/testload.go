@@ -7,6 +7,8 @@ package testload
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,6 +89,25 @@ func Store(t testing.TB, dir string) *eventstore.Store {
 	st, err := eventstore.Open(context.Background(), nc, eventstore.Config{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return st
+}
+
+// Prepared returns a store on dir holding projects random histories (about
+// 30 events each, each project in one atomic append), loading them only when
+// dir holds no store yet, so that a benchmark can reuse a large store run
+// after run. An empty dir means a temporary one.
+func Prepared(t testing.TB, dir string, projects int) *eventstore.Store {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	_, statErr := os.Stat(filepath.Join(dir, "jetstream"))
+	st := Store(t, dir)
+	if statErr != nil {
+		start := time.Now()
+		Load(t, st, 1, projects, 200, true)
+		t.Logf("loaded %d projects in %s", projects, time.Since(start))
 	}
 	return st
 }
