@@ -334,6 +334,15 @@ func init() {
 	}
 }
 
+// NewEvent returns the zero value of the event type typ, and whether the domain knows it.
+func NewEvent(typ string) (Event, bool) {
+	f, ok := registry[typ]
+	if !ok {
+		return nil, false
+	}
+	return reflect.ValueOf(f()).Elem().Interface().(Event), true
+}
+
 // EventTypes returns every stored event type the domain knows.
 func EventTypes() []string {
 	ts := make([]string, 0, len(registry))

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,7 +88,14 @@ type API struct {
 	key         string
 	mux         *http.ServeMux
 	patterns    []string // every registered pattern, for the OpenAPI test
+
+	feedsDone chan struct{} // closed by StopFeeds
+	stopOnce  sync.Once
 }
+
+// StopFeeds ends every open event feed (server shutdown waits for them
+// otherwise, since a feed never goes idle).
+func (a *API) StopFeeds() { a.stopOnce.Do(func() { close(a.feedsDone) }) }
 
 // New returns the API.
 func New(cfg Config) *API {
@@ -95,7 +103,7 @@ func New(cfg Config) *API {
 		cfg.MaxWait = 5 * time.Second
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
-		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, mux: http.NewServeMux()}
+		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, mux: http.NewServeMux(), feedsDone: make(chan struct{})}
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}
@@ -110,6 +118,9 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/checkpoints/latest", a.getLatestCheckpoint)
 	a.handle("GET /v1/checkpoints/key", a.getKey)
 	a.handle("GET /v1/events/{seq}/proof", a.getProof)
+	a.handle("GET /v1/events/stream", a.streamEvents)
+	a.handle("GET /v1/schemas", a.listSchemas)
+	a.handle("GET /v1/schemas/{type}", a.getSchema)
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +155,9 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+// Unwrap lets http.ResponseController reach the connection (to flush a feed).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 var safeToken = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 

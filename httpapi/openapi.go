@@ -180,6 +180,24 @@ func OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "the proof", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[proofResponse]())}}},
 			"400": problemResp("not a sequence"), "404": problemResp("not covered by a checkpoint yet")},
 	})
+	op("GET /v1/events/stream", map[string]any{
+		"operationId": "streamEvents", "summary": "Server-Sent Events: the stored events matching city, county, project and type, each with its stream sequence as id and the CloudEvent as data. Resume with Last-Event-ID (or from_seq); without either, events from now on.", "tags": []string{"feeds"},
+		"parameters": []any{qp("city", "GB/T 2260 city code", str), qp("county", "county code", str), qp("project", "project id", str),
+			qp("type", "event name, e.g. funds_disbursed", str), qp("from_seq", "start at this stream sequence", integer),
+			hdr("Last-Event-ID", "the id of the last event received: the feed resumes after it", false, str)},
+		"responses": map[string]any{"200": map[string]any{"description": "the feed", "content": map[string]any{"text/event-stream": map[string]any{"schema": str}}},
+			"400": problemResp("a bad parameter")},
+	})
+	op("GET /v1/schemas", map[string]any{
+		"operationId": "listSchemas", "summary": "Every event type, its subject token and the URL of its JSON Schema.", "tags": []string{"feeds"},
+		"responses": map[string]any{"200": map[string]any{"description": "the types", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[schemaList]())}}}},
+	})
+	op("GET /v1/schemas/{type}", map[string]any{
+		"operationId": "getSchema", "summary": "The JSON Schema (2020-12) of the CloudEvents of one event type and version, e.g. funds_disbursed.v1.", "tags": []string{"feeds"},
+		"parameters": []any{map[string]any{"name": "type", "in": "path", "required": true, "schema": str}},
+		"responses": map[string]any{"200": map[string]any{"description": "the schema", "content": map[string]any{"application/schema+json": map[string]any{"schema": map[string]any{"type": "object"}}}},
+			"404": problemResp("no such event type")},
+	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
 		"parameters": []any{idParam},
@@ -236,7 +254,11 @@ func (a *API) getOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // schemas turns Go types into JSON Schemas (2020-12, as OpenAPI 3.1 uses).
-type schemas struct{ defs map[string]any }
+// refPrefix is where the definitions live ("#/components/schemas/" by default).
+type schemas struct {
+	defs      map[string]any
+	refPrefix string
+}
 
 func (s *schemas) ref(t reflect.Type) map[string]any {
 	name := t.Name()
@@ -244,7 +266,11 @@ func (s *schemas) ref(t reflect.Type) map[string]any {
 		s.defs[name] = map[string]any{} // placeholder against recursion
 		s.defs[name] = s.object(t)
 	}
-	return map[string]any{"$ref": "#/components/schemas/" + name}
+	prefix := s.refPrefix
+	if prefix == "" {
+		prefix = "#/components/schemas/"
+	}
+	return map[string]any{"$ref": prefix + name}
 }
 
 var (

@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
+)
+
+// EventSchema returns the JSON Schema (2020-12) of the CloudEvents the
+// ledger stores for the event type typ ("funds_disbursed.v1"), with the
+// schema of its data, or false for a type the domain does not know.
+func EventSchema(typ string) (map[string]any, bool) {
+	e, ok := domain.NewEvent(typ)
+	if !ok {
+		return nil, false
+	}
+	s := &schemas{defs: map[string]any{}, refPrefix: "#/$defs/"}
+	data := s.object(reflect.TypeOf(e))
+	str := map[string]any{"type": "string"}
+	dt := map[string]any{"type": "string", "format": "date-time"}
+	hash := map[string]any{"type": "string", "pattern": "^[0-9a-f]{64}$"}
+	return map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         "/v1/schemas/" + typ,
+		"title":       eventstore.TypePrefix + typ,
+		"description": "A ledger event as stored on the stream and delivered to subscribers: a CloudEvent 1.0 in structured JSON.",
+		"type":        "object",
+		"required": []string{"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "recordedtime",
+			"actor", "actorrole", "correlationid", "prevhash", "data", "hash"},
+		"additionalProperties": false,
+		"properties": map[string]any{
+			"specversion": map[string]any{"const": "1.0"}, "id": str, "source": str,
+			"type": map[string]any{"const": eventstore.TypePrefix + typ}, "subject": map[string]any{"type": "string", "description": "the project id"},
+			"time": dt, "datacontenttype": map[string]any{"const": "application/json"}, "recordedtime": dt,
+			"actor": str, "actorrole": map[string]any{"type": "string", "enum": domain.Roles},
+			"correlationid": str, "causationid": str, "idempotencykey": str, "requestdigest": str,
+			"prevhash": map[string]any{"type": "string", "pattern": "^([0-9a-f]{64})?$"}, "hash": hash,
+			"data": data,
+		},
+		"$defs": s.defs,
+	}, true
+}
+
+type schemaList struct {
+	Types []schemaRef `json:"types"`
+}
+
+type schemaRef struct {
+	Type    string `json:"type"`
+	Subject string `json:"subject_token"`
+	Schema  string `json:"schema"`
+}
+
+func (a *API) listSchemas(w http.ResponseWriter, r *http.Request) {
+	types := domain.EventTypes()
+	sort.Strings(types)
+	out := schemaList{}
+	for _, t := range types {
+		name, _, _ := strings.Cut(t, ".")
+		out.Types = append(out.Types, schemaRef{Type: eventstore.TypePrefix + t, Subject: name, Schema: "/v1/schemas/" + t})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getSchema(w http.ResponseWriter, r *http.Request) {
+	s, ok := EventSchema(r.PathValue("type"))
+	if !ok {
+		writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-event-type", "no event type "+r.PathValue("type")+"; see /v1/schemas"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/schema+json")
+	_ = json.NewEncoder(w).Encode(s)
+}
+
+// feedFilter builds the subject filter of a feed from city, county,
+// project and type (an event name such as funds_disbursed).
+func feedFilter(r *http.Request) (string, *Problem) {
+	q := r.URL.Query()
+	tok := []string{"ledger", "*", "*", "*", "*"}
+	for i, name := range []string{"city", "county", "project", "type"} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		if strings.ContainsAny(v, ".*> \t") {
+			return "", fieldProblem(http.StatusBadRequest, "invalid-parameter", name, "must be one subject token")
+		}
+		tok[i+1] = v
+	}
+	return strings.Join(tok, "."), nil
+}
+
+// streamEvents is a Server-Sent Events feed of the stored events matching
+// the filter: each event's id is its stream sequence, its data the CloudEvent
+// exactly as stored. A client resumes after a drop with Last-Event-ID (or
+// ?from_seq); without either it gets the events stored from now on.
+func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
+	filter, p := feedFilter(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var from uint64
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = r.URL.Query().Get("last_event_id")
+	}
+	switch {
+	case last != "":
+		n, err := strconv.ParseUint(last, 10, 64)
+		if err != nil {
+			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-header", "Last-Event-ID", "must be a stream sequence, as the feed gave it"))
+			return
+		}
+		from = n + 1
+	case r.URL.Query().Get("from_seq") != "":
+		n, err := strconv.ParseUint(r.URL.Query().Get("from_seq"), 10, 64)
+		if err != nil {
+			writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "from_seq", "must be a stream sequence"))
+			return
+		}
+		from = max(n, 1)
+	default:
+		seq, err := a.health.LastSequence(r.Context())
+		if err != nil {
+			writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+			return
+		}
+		from = seq + 1
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a feed outlives the server's write timeout
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, ": ledger events matching %s from sequence %d\n\n", filter, from)
+	_ = rc.Flush()
+	events := make(chan eventstore.Stored, 64)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- a.source.Read(r.Context(), eventstore.ReadOptions{From: from, Filter: filter, Follow: true}, func(s eventstore.Stored) error {
+			select {
+			case events <- s:
+				return nil
+			case <-r.Context().Done():
+				return r.Context().Err()
+			}
+		})
+	}()
+	beat := time.NewTicker(15 * time.Second)
+	defer beat.Stop()
+	for {
+		select {
+		case s := <-events:
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", s.Seq, s.Envelope.Type, s.Raw)
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-beat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case err := <-readErr:
+			if err != nil && !errors.Is(err, r.Context().Err()) {
+				a.log.Warn("event feed ended", "filter", filter, "err", err)
+			}
+			return
+		case <-r.Context().Done():
+			return
+		case <-a.feedsDone:
+			return
+		}
+	}
+}
