@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,8 +24,57 @@ type ServerConfig struct {
 	// ledger stream (subscribe, create and read consumers) and publish nothing
 	// to it. Empty means no user but the ledger's own.
 	ReaderPassword string
+	// Subscribers are NATS identities confined to a region's subjects: each
+	// may subscribe to its subjects, and create and read one durable
+	// consumer named after itself whose filter is one of its subjects;
+	// nothing else.
+	Subscribers []Subscriber
 	// Logger receives the server's log; nil silences it.
 	Logger *slog.Logger
+}
+
+// Subscriber is a NATS identity confined to some subjects of the ledger,
+// e.g. a city's statistics office on ledger.330600.> or a county's on
+// ledger.*.330682.>. Password may be a bcrypt hash.
+type Subscriber struct {
+	User     string   `json:"user"`
+	Password string   `json:"password"`
+	Subjects []string `json:"subjects"`
+}
+
+// Validate checks the user name and subjects.
+func (s Subscriber) Validate() error {
+	if s.User == "" || strings.ContainsAny(s.User, ".*> \t") || s.User == ledgerUser || s.User == "reader" {
+		return fmt.Errorf("subscriber %q: the user must be one subject token, not %q or %q", s.User, ledgerUser, "reader")
+	}
+	if s.Password == "" {
+		return fmt.Errorf("subscriber %s: a password is required", s.User)
+	}
+	if len(s.Subjects) == 0 {
+		return fmt.Errorf("subscriber %s: at least one subject is required", s.User)
+	}
+	for _, subj := range s.Subjects {
+		tok := strings.Split(subj, ".")
+		if tok[0] != "ledger" || len(tok) < 2 || len(tok) > 5 || (strings.Contains(subj, ">") && tok[len(tok)-1] != ">") {
+			return fmt.Errorf("subscriber %s: subject %q is not a filter on ledger.<city>.<county>.<project>.<event>", s.User, subj)
+		}
+	}
+	return nil
+}
+
+func subscriberUser(s Subscriber) *server.User {
+	sub := append([]string{"_INBOX.>"}, s.Subjects...)
+	pub := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.LEDGER",
+		"$JS.API.CONSUMER.INFO.LEDGER." + s.User, "$JS.API.CONSUMER.MSG.NEXT.LEDGER." + s.User,
+		"$JS.API.CONSUMER.DELETE.LEDGER." + s.User, "$JS.ACK.LEDGER." + s.User + ".>"}
+	for _, subj := range s.Subjects {
+		// The consumer-create subject carries the filter: only its own subjects.
+		pub = append(pub, "$JS.API.CONSUMER.CREATE.LEDGER."+s.User+"."+subj)
+	}
+	return &server.User{Username: s.User, Password: s.Password, Permissions: &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: pub, Deny: append([]string{"ledger.>"}, deniedToAll...)},
+		Subscribe: &server.SubjectPermission{Allow: sub},
+	}}
 }
 
 // Embedded is a running embedded nats-server and the credentials of the
@@ -85,6 +135,9 @@ func users(cfg ServerConfig, ledgerPassword string) []*server.User {
 			},
 		})
 	}
+	for _, s := range cfg.Subscribers {
+		us = append(us, subscriberUser(s))
+	}
 	return us
 }
 
@@ -94,6 +147,11 @@ func users(cfg ServerConfig, ledgerPassword string) []*server.User {
 // loopback. Deleting or purging the stream or a message is denied to every
 // NATS user of the server, the ledger itself included.
 func StartServer(cfg ServerConfig) (*Embedded, error) {
+	for _, s := range cfg.Subscribers {
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("start nats-server: %w", err)
+		}
+	}
 	pw := rand.Text() // the ledger user's password lives only in this process
 	opts := &server.Options{
 		Users:      users(cfg, pw),

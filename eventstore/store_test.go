@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -513,5 +514,105 @@ func TestGroupCommitConflictsFailAlone(t *testing.T) {
 	t.Logf("%d appends: %d atomic batches carried %d of them; %d batches fell back to single appends", len(ids), gs.Batches, gs.Appends, gs.Fallbacks)
 	if gs.Batches == 0 || gs.Fallbacks == 0 {
 		t.Fatalf("group commit stats %+v: want batches, and fallbacks for the stale appends", gs)
+	}
+}
+
+// TestRegionSubscriberIsConfined: a city's identity reads its city's events
+// through a durable consumer named after itself, and is refused every other
+// region's subjects, other consumers, and publishing — with real NATS permissions.
+func TestRegionSubscriberIsConfined(t *testing.T) {
+	srv, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+		Subscribers: []Subscriber{{User: "shaoxing", Password: "sx-secret", Subjects: []string{"ledger.330600.>"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, _ := srv.Connect("ledger")
+	defer nc.Close()
+	st, err := Open(context.Background(), nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, st, "SX1", 0, "", domain.ProjectClosed{}) // 330600.330682
+	if _, err := st.Append(context.Background(), AppendRequest{Project: "NB1", City: "330200", County: "330206", Events: []Draft{draft(domain.ProjectClosed{})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartServer(ServerConfig{DataDir: t.TempDir(), Subscribers: []Subscriber{{User: "x", Password: "p", Subjects: []string{"other.>"}}}}); err == nil {
+		t.Fatal("a subscriber on a subject outside the ledger: want an error")
+	}
+
+	var asyncErrs []error
+	var mu sync.Mutex
+	sx, err := nats.Connect(srv.ClientURL(), nats.UserInfo("shaoxing", "sx-secret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		mu.Lock()
+		asyncErrs = append(asyncErrs, err)
+		mu.Unlock()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sx.Close()
+	js, _ := jetstream.New(sx)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330600.>", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("its own durable on its own subjects: %v", err)
+	}
+	batch, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for m := range batch.Messages() {
+		got = append(got, m.Subject())
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "ledger.330600.") {
+		t.Fatalf("the city's consumer delivered %v", got)
+	}
+	denied := func(what string, f func(ctx context.Context) error) {
+		t.Helper()
+		c, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if err := f(c); err == nil {
+			t.Fatalf("%s: allowed, want refused", what)
+		}
+	}
+	denied("a durable on another city", func(c context.Context) error {
+		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330200.>"})
+		return err
+	})
+	denied("a durable under another name", func(c context.Context) error {
+		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "everything", FilterSubject: "ledger.330600.>"})
+		return err
+	})
+	denied("an unfiltered consumer", func(c context.Context) error {
+		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing"})
+		return err
+	})
+	denied("publishing an event", func(c context.Context) error {
+		_, err := js.Publish(c, "ledger.330600.330682.SX1.project_closed", []byte(`{}`))
+		return err
+	})
+	denied("deleting the stream", func(c context.Context) error { return js.DeleteStream(c, "LEDGER") })
+	if _, err := sx.SubscribeSync("ledger.330200.>"); err == nil {
+		sx.Flush()
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		n := len(asyncErrs)
+		mu.Unlock()
+		if n == 0 {
+			t.Fatal("subscribing to another city: no permissions violation")
+		}
+	}
+	if info, _ := st.Info(context.Background()); info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2", info.State.Msgs)
 	}
 }

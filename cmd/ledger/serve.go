@@ -46,6 +46,7 @@ type serveConfig struct {
 	signEvery    int64
 	signInterval time.Duration
 	groupCommit  bool
+	subscribers  string
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -77,6 +78,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.keyPath, "checkpoint-key", env("LEDGER_CHECKPOINT_KEY", ""), "the Ed25519 key that signs checkpoints, created on first start (mode 0600); default <data-dir>/checkpoint.key (LEDGER_CHECKPOINT_KEY)")
 	fs.Int64Var(&c.signEvery, "sign-every", int64(envInt("LEDGER_SIGN_EVERY", 1000)), "sign a checkpoint after this many new events (LEDGER_SIGN_EVERY)")
 	fs.DurationVar(&c.signInterval, "sign-interval", time.Minute, "or after this long, when there are new events")
+	fs.StringVar(&c.subscribers, "nats-subscribers", env("LEDGER_NATS_SUBSCRIBERS", ""), "JSON file of NATS identities confined to regions: [{\"user\", \"password\" (plain or bcrypt), \"subjects\": [\"ledger.330600.>\"]}] (LEDGER_NATS_SUBSCRIBERS)")
 	fs.BoolVar(&c.groupCommit, "group-commit", getenv("LEDGER_GROUP_COMMIT") != "0", "pack appends to different projects that arrive together into one atomic batch, one fsync for all (LEDGER_GROUP_COMMIT=0 turns it off)")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
@@ -243,7 +245,17 @@ func connectNATS(cfg serveConfig, log *slog.Logger, stdout io.Writer) (*nats.Con
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("create data dir: %w", err)
 	}
-	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, ReaderPassword: cfg.readerPass, Logger: log})
+	var subs []eventstore.Subscriber
+	if cfg.subscribers != "" {
+		b, err := os.ReadFile(cfg.subscribers)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--nats-subscribers: %w", err)
+		}
+		if err := json.Unmarshal(b, &subs); err != nil {
+			return nil, nil, fmt.Errorf("--nats-subscribers %s: %w", cfg.subscribers, err)
+		}
+	}
+	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, ReaderPassword: cfg.readerPass, Subscribers: subs, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
