@@ -42,6 +42,8 @@ Usage:
   ledger verify [flags]  check every event, chain, rule and signed checkpoint (exit 1 on failure);
                          --bundle FILE checks an audit bundle offline
   ledger export [flags]  write an audit bundle (--project, --city, --county, --from, --to, --out)
+  ledger subscribe [flags] follow the events through a durable NATS consumer (--durable, --city,
+                         --county, --type, --start, --out FILE or --exec CMD)
   ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
   ledger help            show this help
 
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return replayCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "subscribe":
+		return subscribeCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
