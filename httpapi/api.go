@@ -29,6 +29,7 @@ import (
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/projections"
+	"github.com/zjfund/ledger/webhooks"
 )
 
 // Header names of the API.
@@ -73,6 +74,8 @@ type Config struct {
 	Audit       *audit.Checkpointer
 	Checkpoints audit.CheckpointLog
 	Key         string
+	// Webhooks delivers events to registered endpoints.
+	Webhooks *webhooks.Manager
 }
 
 // API serves the HTTP API.
@@ -86,6 +89,7 @@ type API struct {
 	audit       *audit.Checkpointer
 	checkpoints audit.CheckpointLog
 	key         string
+	webhooks    *webhooks.Manager
 	mux         *http.ServeMux
 	patterns    []string // every registered pattern, for the OpenAPI test
 
@@ -103,7 +107,7 @@ func New(cfg Config) *API {
 		cfg.MaxWait = 5 * time.Second
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
-		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, mux: http.NewServeMux(), feedsDone: make(chan struct{})}
+		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{})}
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}
@@ -121,6 +125,10 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/events/stream", a.streamEvents)
 	a.handle("GET /v1/schemas", a.listSchemas)
 	a.handle("GET /v1/schemas/{type}", a.getSchema)
+	a.handle("POST /v1/webhooks", a.registerWebhook)
+	a.handle("GET /v1/webhooks", a.listWebhooks)
+	a.handle("GET /v1/webhooks/{id}", a.getWebhook)
+	a.handle("DELETE /v1/webhooks/{id}", a.deleteWebhook)
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

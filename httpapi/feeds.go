@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/webhooks"
 )
 
 // EventSchema returns the JSON Schema (2020-12) of the CloudEvents the
@@ -182,4 +184,75 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// webhookRequest registers an endpoint.
+type webhookRequest struct {
+	URL     string `json:"url"`
+	Secret  string `json:"secret"`
+	City    string `json:"city,omitempty"`
+	County  string `json:"county,omitempty"`
+	Project string `json:"project,omitempty"`
+	Type    string `json:"type,omitempty"`
+	FromSeq uint64 `json:"from_seq,omitempty"` // 1: from the start; 0: new events only
+}
+
+func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
+	body, p := readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var req webhookRequest
+	if p := decodeJSON(body, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	q := url.Values{"city": {req.City}, "county": {req.County}, "project": {req.Project}, "type": {req.Type}}
+	filter, p := feedFilter(&http.Request{URL: &url.URL{RawQuery: q.Encode()}})
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	ep, err := a.webhooks.Register(r.Context(), req.URL, req.Secret, filter, req.FromSeq)
+	if errors.Is(err, webhooks.ErrInvalid) {
+		writeProblem(w, r, fieldProblem(http.StatusUnprocessableEntity, "invalid-field", "webhook", err.Error()))
+		return
+	}
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	ep.Secret = ""
+	w.Header().Set("Location", "/v1/webhooks/"+ep.ID)
+	writeJSON(w, http.StatusCreated, ep)
+}
+
+type webhookList struct {
+	Webhooks []webhooks.Status `json:"webhooks"`
+}
+
+func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, webhookList{Webhooks: a.webhooks.List()})
+}
+
+func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) {
+	st, err := a.webhooks.Status(r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-webhook", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	if err := a.webhooks.Delete(r.Context(), r.PathValue("id")); err != nil {
+		if errors.Is(err, webhooks.ErrNotFound) {
+			writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-webhook", err.Error()))
+			return
+		}
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -198,6 +198,27 @@ func OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "the schema", "content": map[string]any{"application/schema+json": map[string]any{"schema": map[string]any{"type": "object"}}}},
 			"404": problemResp("no such event type")},
 	})
+	whID := map[string]any{"name": "id", "in": "path", "required": true, "schema": str}
+	op("POST /v1/webhooks", map[string]any{
+		"operationId": "registerWebhook", "summary": "Register an endpoint: each matching event is POSTed to it as a CloudEvent (structured JSON), signed in Ledger-Signature (t=<unix>,sha256=<HMAC-SHA256(secret, \"<t>.<body>\")>), one at a time in stream order, retried with backoff, then set aside as a dead letter.", "tags": []string{"feeds"},
+		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[webhookRequest]())}}},
+		"responses": map[string]any{"201": map[string]any{"description": "registered (the secret is not echoed)", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}},
+			"400": problemResp("malformed"), "422": problemResp("not an http(s) URL, or a secret shorter than 16 characters")},
+	})
+	op("GET /v1/webhooks", map[string]any{
+		"operationId": "listWebhooks", "summary": "Every endpoint with its delivery status and dead letters.", "tags": []string{"feeds"},
+		"responses": map[string]any{"200": map[string]any{"description": "the endpoints", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
+	})
+	op("GET /v1/webhooks/{id}", map[string]any{
+		"operationId": "getWebhook", "summary": "One endpoint's delivery status: delivered, last sequence, failures, last error, dead letters.", "tags": []string{"feeds"},
+		"parameters": []any{whID},
+		"responses":  map[string]any{"200": map[string]any{"description": "the status", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}, "404": problemResp("no such webhook")},
+	})
+	op("DELETE /v1/webhooks/{id}", map[string]any{
+		"operationId": "deleteWebhook", "summary": "Stop delivering to an endpoint and forget it.", "tags": []string{"feeds"},
+		"parameters": []any{whID},
+		"responses":  map[string]any{"204": map[string]any{"description": "deleted"}, "404": problemResp("no such webhook")},
+	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
 		"parameters": []any{idParam},

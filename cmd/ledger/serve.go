@@ -24,6 +24,7 @@ import (
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
 	"github.com/zjfund/ledger/projections"
+	"github.com/zjfund/ledger/webhooks"
 )
 
 // serveConfig is the configuration of ledger serve.
@@ -47,6 +48,8 @@ type serveConfig struct {
 	signInterval time.Duration
 	groupCommit  bool
 	subscribers  string
+	hookBackoff  time.Duration
+	hookAttempts int
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -79,6 +82,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.Int64Var(&c.signEvery, "sign-every", int64(envInt("LEDGER_SIGN_EVERY", 1000)), "sign a checkpoint after this many new events (LEDGER_SIGN_EVERY)")
 	fs.DurationVar(&c.signInterval, "sign-interval", time.Minute, "or after this long, when there are new events")
 	fs.StringVar(&c.subscribers, "nats-subscribers", env("LEDGER_NATS_SUBSCRIBERS", ""), "JSON file of NATS identities confined to regions: [{\"user\", \"password\" (plain or bcrypt), \"subjects\": [\"ledger.330600.>\"]}] (LEDGER_NATS_SUBSCRIBERS)")
+	fs.DurationVar(&c.hookBackoff, "webhook-backoff", time.Second, "first retry delay of a failed webhook delivery, doubled each time up to a minute")
+	fs.IntVar(&c.hookAttempts, "webhook-attempts", 10, "deliveries of an event to a webhook before it becomes a dead letter")
 	fs.BoolVar(&c.groupCommit, "group-commit", getenv("LEDGER_GROUP_COMMIT") != "0", "pack appends to different projects that arrive together into one atomic batch, one fsync for all (LEDGER_GROUP_COMMIT=0 turns it off)")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
@@ -169,8 +174,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopCheckpoints()
 		<-checkpointsDone // the last events are signed
 	}()
+	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts, Logger: log.With("component", "webhooks")})
+	if err != nil {
+		return err
+	}
+	defer hooks.Close()
 	api := httpapi.New(httpapi.Config{Commands: app.New(store, nil), Health: store, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key})
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

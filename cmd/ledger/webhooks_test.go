@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zjfund/ledger/webhooks"
+)
+
+// TestWebhookReceiverDownThenBack: a receiver that fails for a while, then
+// comes back, gets every event, in order, each with a valid signature; an
+// endpoint that never answers ends with its events as dead letters.
+func TestWebhookReceiverDownThenBack(t *testing.T) {
+	l := startLedger(t, t.TempDir(), "--webhook-backoff", "50ms", "--webhook-attempts", "6")
+	const secret = "a-very-secret-webhook-key"
+	var mu sync.Mutex
+	var got []string
+	var seqs []uint64
+	failures := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 5 { // down for a while
+			failures++
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		sig := r.Header.Get(webhooks.SignatureHeader)
+		ts, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(sig, ",")[0], "t="), 10, 64)
+		if sig == "" || sig != webhooks.Sign(secret, time.Unix(ts, 0), body) {
+			t.Errorf("bad signature %q", sig)
+		}
+		var ce map[string]any
+		if err := json.Unmarshal(body, &ce); err != nil || ce["specversion"] != "1.0" {
+			t.Errorf("not a CloudEvent: %s", body)
+		}
+		seq, _ := strconv.ParseUint(r.Header.Get("Ledger-Sequence"), 10, 64)
+		got = append(got, ce["id"].(string))
+		seqs = append(seqs, seq)
+	}))
+	defer recv.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusInternalServerError) }))
+	defer dead.Close()
+
+	r := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": recv.URL, "secret": secret, "county": "330682", "from_seq": 1})
+	if r.status != 201 || r.body["secret"] != nil {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	d := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": dead.URL, "secret": secret, "type": "project_registered", "from_seq": 1})
+	if d.status != 201 {
+		t.Fatalf("register: %d %s", d.status, d.raw)
+	}
+	if bad := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": "ftp://x", "secret": secret}); bad.status != 422 {
+		t.Fatalf("an ftp URL: %d", bad.status)
+	}
+	runScript(t, l, approvedScript("W1"))
+	runScript(t, l, approvedScript("W2"))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 14 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver got %d of 14 events", n)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]bool{}
+	for i, s := range seqs {
+		if s != uint64(i+1) || seen[got[i]] {
+			t.Fatalf("delivery %d: sequence %d (%v): lost, repeated or out of order", i, s, seqs)
+		}
+		seen[got[i]] = true
+	}
+	st := call(t, "GET", l.base+"/v1/webhooks/"+id, nil)
+	if st.body["delivered"] != float64(14) || st.body["failures"].(float64) < 5 {
+		t.Fatalf("status: %s", st.raw)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ds := call(t, "GET", l.base+"/v1/webhooks/"+d.body["id"].(string), nil)
+		if dl, _ := ds.body["dead_letters"].([]any); len(dl) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters: %s", ds.raw)
+		}
+	}
+}
