@@ -118,23 +118,35 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/watchlist", a.getWatchlist)
 	a.handle("GET /v1/report", a.getReport)
 	a.handle("GET /v1/projects/{id}/timeline", a.getTimeline)
-	a.handle("GET /v1/checkpoints", a.getCheckpoints)
-	a.handle("GET /v1/checkpoints/latest", a.getLatestCheckpoint)
-	a.handle("GET /v1/checkpoints/key", a.getKey)
-	a.handle("GET /v1/events/{seq}/proof", a.getProof)
+	a.handle("GET /v1/checkpoints", a.needs(cfg.Audit != nil && cfg.Checkpoints != nil, "checkpoints", a.getCheckpoints))
+	a.handle("GET /v1/checkpoints/latest", a.needs(cfg.Audit != nil, "checkpoints", a.getLatestCheckpoint))
+	a.handle("GET /v1/checkpoints/key", a.needs(cfg.Key != "", "checkpoints", a.getKey))
+	a.handle("GET /v1/events/{seq}/proof", a.needs(cfg.Audit != nil, "checkpoints", a.getProof))
 	a.handle("GET /v1/events/stream", a.streamEvents)
 	a.handle("GET /v1/schemas", a.listSchemas)
 	a.handle("GET /v1/schemas/{type}", a.getSchema)
-	a.handle("POST /v1/webhooks", a.registerWebhook)
-	a.handle("GET /v1/webhooks", a.listWebhooks)
-	a.handle("GET /v1/webhooks/{id}", a.getWebhook)
-	a.handle("DELETE /v1/webhooks/{id}", a.deleteWebhook)
+	hooks := cfg.Webhooks != nil
+	a.handle("POST /v1/webhooks", a.needs(hooks, "webhooks", a.registerWebhook))
+	a.handle("GET /v1/webhooks", a.needs(hooks, "webhooks", a.listWebhooks))
+	a.handle("GET /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.getWebhook))
+	a.handle("DELETE /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.deleteWebhook))
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(http.StatusNotFound, "no-route", "no route "+r.Method+" "+r.URL.Path+"; see /openapi.json"))
 	})
 	return a
+}
+
+// needs answers 503 in place of h when the part of the ledger h serves is
+// not running in this process (an API built without it, as in ledger bench).
+func (a *API) needs(ok bool, what string, h http.HandlerFunc) http.HandlerFunc {
+	if ok {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, "not-running", what+" are not running in this ledger process"))
+	}
 }
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {

@@ -109,3 +109,20 @@ func refs(raw []byte) []string {
 	walk(doc)
 	return out
 }
+
+// TestPartsNotRunningAnswer503: an API built without checkpoints or webhooks
+// answers their routes with a problem, not a crash.
+func TestPartsNotRunningAnswer503(t *testing.T) {
+	srv := httptest.NewServer(New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	for _, path := range []string{"/v1/checkpoints", "/v1/checkpoints/latest", "/v1/checkpoints/key", "/v1/events/1/proof", "/v1/webhooks"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
