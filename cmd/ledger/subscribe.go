@@ -140,7 +140,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 					c := exec.CommandContext(ctx, "sh", "-c", *execCmd)
 					c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(m.Data()), stdout, stderr
 					if err := c.Run(); err != nil {
-						_ = m.Nak() // redelivered after a pause
+						_ = m.NakWithDelay(time.Second) // redelivered after a pause
 						fmt.Fprintf(stderr, "subscribe: event %d: %v; it will be redelivered\n", seq, err)
 						continue
 					}
