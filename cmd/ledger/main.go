@@ -42,13 +42,13 @@ Usage:
   ledger verify [flags]  check every event, chain, rule and signed checkpoint (exit 1 on failure);
                          --bundle FILE checks an audit bundle offline
   ledger export [flags]  write an audit bundle (--project, --city, --county, --from, --to, --out)
-  ledger subscribe [flags] follow the events through a durable NATS consumer (--durable, --city,
+  ledger subscribe [...]  follow the events through a durable NATS consumer (--durable, --city,
                          --county, --type, --start, --out FILE or --exec CMD)
   ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
   ledger help            show this help
 
-Run "ledger serve -h" for the flags of serve; every flag can also be set
-through the environment variable named in its help.
+Run "ledger <command> -h" for a command's flags; most can also be set through
+the environment variable named in their help.
 `
 
 // run is the whole program; tests call it with their own arguments,
