@@ -87,3 +87,30 @@ func TestKeptSummariesEqualAScan(t *testing.T) {
 		testloadMore(t, st, round)
 	}
 }
+
+// TestConcurrentReadersOfALoadedModel: readers sharing the read lock on a
+// model fresh from a checkpoint (no scan list, no index yet) build them once,
+// without a race.
+func TestConcurrentReadersOfALoadedModel(t *testing.T) {
+	m := syntheticModel(2000)
+	b, _ := json.Marshal(m)
+	var loaded Model
+	if err := json.Unmarshal(b, &loaded); err != nil {
+		t.Fatal(err)
+	}
+	ref := time.Date(2011, 6, 1, 0, 0, 0, 0, cst)
+	done := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			rows, _, _ := List(&loaded, Filter{City: []string{"330600", "330200"}[i%2]}, "", "", 10, ref)
+			g, _, _ := Summary(&loaded, "city", Filter{})
+			_ = Watchlist(&loaded, Filter{County: "330400"}, ref, time.Hour)
+			done <- len(rows) + len(g)
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if n := <-done; n != 14 {
+			t.Fatalf("a reader got %d rows and groups, want 14", n)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/zjfund/ledger/domain"
@@ -158,10 +159,42 @@ type Model struct {
 	Projects map[string]*Project `json:"projects"`
 	list     []*Project          // the same projects, for scans cheaper than a map's
 	sums     sums                // unfiltered summaries, once asked for
+	idxMu    sync.Mutex          // guards byCity, byCounty, indexed when readers build them
+	byCity   map[string][]*Project
+	byCounty map[string][]*Project
+	indexed  int // projects in byCity and byCounty
+}
+
+// candidates returns the projects a filter can match: a city's or a
+// county's when it names one (a project's region never changes), else all.
+func (m *Model) candidates(f Filter) []*Project {
+	if f.City == "" && f.County == "" {
+		return m.all()
+	}
+	m.idxMu.Lock() // readers share the engine's read lock: one builds the index
+	defer m.idxMu.Unlock()
+	if m.indexed != len(m.Projects) {
+		m.byCity, m.byCounty = map[string][]*Project{}, map[string][]*Project{}
+		for _, p := range m.allLocked() {
+			m.byCity[p.City] = append(m.byCity[p.City], p)
+			m.byCounty[p.County] = append(m.byCounty[p.County], p)
+		}
+		m.indexed = len(m.Projects)
+	}
+	if f.County != "" {
+		return m.byCounty[f.County]
+	}
+	return m.byCity[f.City]
 }
 
 // all returns every project, in no particular order, for a scan.
 func (m *Model) all() []*Project {
+	m.idxMu.Lock() // readers share the engine's read lock: one builds the list
+	defer m.idxMu.Unlock()
+	return m.allLocked()
+}
+
+func (m *Model) allLocked() []*Project {
 	if len(m.list) != len(m.Projects) {
 		m.list = m.list[:0]
 		for _, p := range m.Projects {
@@ -225,6 +258,13 @@ func (m *Model) Apply(s eventstore.Stored) error {
 			m.sums.apply(p, -1)
 		}
 		defer m.sums.apply(p, 1)
+	}
+	if p.Events == 0 && m.indexed == len(m.Projects)-1 && m.byCity != nil {
+		defer func() { // index the new project once its region is known
+			m.byCity[p.City] = append(m.byCity[p.City], p)
+			m.byCounty[p.County] = append(m.byCounty[p.County], p)
+			m.indexed++
+		}()
 	}
 	apply(p, e, s.Envelope.Time.Unix())
 	p.Events++

@@ -325,7 +325,7 @@ func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([
 			i = big
 		}
 	}
-	for _, p := range m.all() {
+	for _, p := range m.candidates(f) {
 		if !f.Match(p) {
 			continue
 		}
@@ -483,7 +483,7 @@ func Summary(m *Model, by string, f Filter) ([]*Group, *Group, error) {
 	}
 	groups := map[string]*Group{}
 	total := &Group{Key: "total", ByStatus: map[domain.Status]int{}}
-	for _, p := range m.all() {
+	for _, p := range m.candidates(f) {
 		if !f.Match(p) {
 			continue
 		}
@@ -584,7 +584,7 @@ const (
 // outstanding. Items are ordered by kind, then project.
 func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []WatchItem {
 	var items []WatchItem
-	for _, p := range m.all() {
+	for _, p := range m.candidates(f) {
 		if !f.Match(p) {
 			continue
 		}
