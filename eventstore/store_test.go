@@ -26,7 +26,14 @@ type harness struct {
 
 func start(t *testing.T, dir string) *harness {
 	t.Helper()
-	srv, err := StartServer(ServerConfig{DataDir: dir})
+	return startWith(t, ServerConfig{DataDir: dir})
+}
+
+// startWith is start with a server configuration of the test's own.
+func startWith(t *testing.T, cfg ServerConfig) *harness {
+	t.Helper()
+	dir := cfg.DataDir
+	srv, err := StartServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,17 +353,8 @@ func TestCloudEventBodyDecodes(t *testing.T) {
 }
 
 func TestReaderMayReadButNotWrite(t *testing.T) {
-	srv, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ReaderPassword: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, _ := srv.Connect("ledger")
-	defer nc.Close()
-	st, err := Open(context.Background(), nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := startWith(t, ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ReaderPassword: "s3cret"})
+	srv, st := h.srv, h.store
 	if _, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "0.0.0.0:4222"}); err == nil {
 		t.Fatal("a non-loopback listen address: want an error")
 	}
@@ -521,18 +519,9 @@ func TestGroupCommitConflictsFailAlone(t *testing.T) {
 // through a durable consumer named after itself, and is refused every other
 // region's subjects, other consumers, and publishing — with real NATS permissions.
 func TestRegionSubscriberIsConfined(t *testing.T) {
-	srv, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+	h := startWith(t, ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
 		Subscribers: []Subscriber{{User: "shaoxing", Password: "sx-secret", Subjects: []string{"ledger.330600.>"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, _ := srv.Connect("ledger")
-	defer nc.Close()
-	st, err := Open(context.Background(), nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, st := h.srv, h.store
 	appendOne(t, st, "SX1", 0, "", domain.ProjectClosed{}) // 330600.330682
 	if _, err := st.Append(context.Background(), AppendRequest{Project: "NB1", City: "330200", County: "330206", Events: []Draft{draft(domain.ProjectClosed{})}}); err != nil {
 		t.Fatal(err)
