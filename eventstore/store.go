@@ -137,6 +137,29 @@ func Subject(city, county domain.DivisionCode, id domain.ProjectID, e domain.Eve
 	return "ledger." + string(city) + "." + string(county) + "." + string(id) + "." + domain.Name(e)
 }
 
+// Filter matches the subjects of a city, a county (county codes are unique,
+// so the city is not needed with one), a project and an event name, each
+// empty for any. With neither project nor event it takes the form region
+// identities' permissions name: ledger.330600.>, ledger.*.330682.>.
+func Filter(city, county string, project domain.ProjectID, event string) string {
+	if project == "" && event == "" {
+		switch {
+		case county != "":
+			return "ledger.*." + county + ".>"
+		case city != "":
+			return "ledger." + city + ".>"
+		}
+		return "ledger.>"
+	}
+	star := func(s string) string {
+		if s == "" {
+			return "*"
+		}
+		return s
+	}
+	return "ledger." + star(city) + "." + star(county) + "." + star(string(project)) + "." + star(event)
+}
+
 // ProjectFilter matches every subject of one project, whatever its region.
 func ProjectFilter(id domain.ProjectID) string { return "ledger.*.*." + string(id) + ".*" }
 

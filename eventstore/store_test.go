@@ -605,3 +605,24 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 		t.Fatalf("stream holds %d messages, want 2", info.State.Msgs)
 	}
 }
+
+func TestFilter(t *testing.T) {
+	tests := []struct {
+		city, county string
+		project      domain.ProjectID
+		event, want  string
+	}{
+		{"", "", "", "", "ledger.>"},
+		{"330600", "", "", "", "ledger.330600.>"},
+		{"", "330682", "", "", "ledger.*.330682.>"},
+		{"330600", "330682", "", "", "ledger.*.330682.>"},
+		{"", "", "P1", "", ProjectFilter("P1")},
+		{"330600", "", "", "funds_disbursed", "ledger.330600.*.*.funds_disbursed"},
+		{"", "330682", "P1", "funds_disbursed", "ledger.*.330682.P1.funds_disbursed"},
+	}
+	for _, tc := range tests {
+		if got := Filter(tc.city, tc.county, tc.project, tc.event); got != tc.want {
+			t.Errorf("Filter(%q, %q, %q, %q) = %q, want %q", tc.city, tc.county, tc.project, tc.event, got, tc.want)
+		}
+	}
+}

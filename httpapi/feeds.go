@@ -87,18 +87,12 @@ func (a *API) getSchema(w http.ResponseWriter, r *http.Request) {
 // project and type (an event name such as funds_disbursed).
 func feedFilter(r *http.Request) (string, *Problem) {
 	q := r.URL.Query()
-	tok := []string{"ledger", "*", "*", "*", "*"}
-	for i, name := range []string{"city", "county", "project", "type"} {
-		v := q.Get(name)
-		if v == "" {
-			continue
-		}
-		if strings.ContainsAny(v, ".*> \t") {
+	for _, name := range []string{"city", "county", "project", "type"} {
+		if strings.ContainsAny(q.Get(name), ".*> \t") {
 			return "", fieldProblem(http.StatusBadRequest, "invalid-parameter", name, "must be one subject token")
 		}
-		tok[i+1] = v
 	}
-	return strings.Join(tok, "."), nil
+	return eventstore.Filter(q.Get("city"), q.Get("county"), domain.ProjectID(q.Get("project")), q.Get("type")), nil
 }
 
 // streamEvents is a Server-Sent Events feed of the stored events matching

@@ -104,18 +104,16 @@ func (s *storeFlags) publicKey() (string, error) {
 
 // regionFilter turns --project, --city and --county into a subject filter.
 func regionFilter(project, city, county string) (string, error) {
-	switch {
-	case project != "":
+	if project != "" {
 		if err := domain.ProjectID(project).Validate("project"); err != nil {
 			return "", err
 		}
-		return eventstore.ProjectFilter(domain.ProjectID(project)), nil
-	case county != "":
-		return "ledger.*." + county + ".>", nil
-	case city != "":
-		return "ledger." + city + ".>", nil
+		return eventstore.Filter("", "", domain.ProjectID(project), ""), nil
 	}
-	return "", nil
+	if city == "" && county == "" {
+		return "", nil
+	}
+	return eventstore.Filter(city, county, "", ""), nil
 }
 
 // verifyCmd is `ledger verify`.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zjfund/ledger/eventstore"
 )
 
 // subscribeCmd is `ledger subscribe`, the reference downstream subscriber:
@@ -43,16 +45,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	}
 	// The filter is written as region identities' permissions name it
 	// (ledger.330600.>, ledger.*.330682.>); an event type needs all tokens.
-	filter, err := regionFilter("", *city, *county)
-	if err != nil {
-		return err
-	}
-	if filter == "" {
-		filter = "ledger.>"
-	}
-	if *typ != "" {
-		filter = "ledger." + orStar(*city) + "." + orStar(*county) + ".*." + *typ
-	}
+	filter := eventstore.Filter(*city, *county, "", *typ)
 	cfg := jetstream.ConsumerConfig{Durable: *durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: 5 * time.Second, MaxAckPending: 1} // one at a time: order per project, and overall; a crashed run's event comes back after AckWait
 	switch {
@@ -196,11 +189,4 @@ func openJSONLines(path string) (*os.File, uint64, error) {
 		return nil, 0, err
 	}
 	return f, last, nil
-}
-
-func orStar(s string) string {
-	if s == "" {
-		return "*"
-	}
-	return s
 }
