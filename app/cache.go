@@ -14,13 +14,26 @@ import (
 // other processes are caught by the expected sequence on append, which then
 // marks the aggregate stale.
 type aggregate struct {
-	mu    sync.Mutex // guards everything below
-	valid bool       // false: reload from the stream before use
-	p     *domain.Project
-	last  uint64 // stream sequence of the project's last event
-	prev  string // its hash
-	// keys are the events each idempotency key recorded, by actor and key.
-	keys map[string][]eventstore.Stored
+	mu     sync.Mutex // guards everything below
+	valid  bool       // false: reload from the stream before use
+	p      *domain.Project
+	last   uint64 // stream sequence of the project's last event
+	prev   string // its hash
+	events int    // events folded, for the size estimate
+	// keys are the events each idempotency key recorded, by actor and key:
+	// what a replayed answer names, not the events themselves.
+	keys map[string][]eventRef
+}
+
+// eventRef is what an answer to a replayed request says of an event.
+type eventRef struct {
+	seq                       uint64
+	subject, id, typ, hash, d string // d: the request digest
+}
+
+func (r eventRef) stored() eventstore.Stored {
+	return eventstore.Stored{Seq: r.seq, Subject: r.subject,
+		Envelope: &eventstore.Envelope{ID: r.id, Type: r.typ, Hash: r.hash, RequestDigest: r.d}}
 }
 
 func idemKey(actor, key string) string { return actor + "\x00" + key }
@@ -31,7 +44,7 @@ func (a *aggregate) load(id domain.ProjectID, hist []eventstore.Stored) error {
 	if err != nil {
 		return err
 	}
-	a.p, a.last, a.prev, a.keys = p, 0, "", nil
+	a.p, a.last, a.prev, a.keys, a.events = p, 0, "", nil, 0
 	for _, h := range hist {
 		a.record(h)
 	}
@@ -42,30 +55,47 @@ func (a *aggregate) load(id domain.ProjectID, hist []eventstore.Stored) error {
 // record notes a stored event of the project: its sequence, its hash, its idempotency key.
 func (a *aggregate) record(s eventstore.Stored) {
 	a.last, a.prev = s.Seq, s.Envelope.Hash
+	a.events++
 	if k := s.Envelope.IdempotencyKey; k != "" {
 		if a.keys == nil {
-			a.keys = map[string][]eventstore.Stored{}
+			a.keys = map[string][]eventRef{}
 		}
-		s.Raw = nil // the references are enough for a replayed answer
-		a.keys[idemKey(s.Envelope.Actor, k)] = append(a.keys[idemKey(s.Envelope.Actor, k)], s)
+		ik := idemKey(s.Envelope.Actor, k)
+		a.keys[ik] = append(a.keys[ik], eventRef{seq: s.Seq, subject: s.Subject, id: s.Envelope.ID, typ: s.Envelope.Type,
+			hash: s.Envelope.Hash, d: s.Envelope.RequestDigest})
 	}
 }
 
-// cache keeps the aggregates of the most recently used projects.
+// size estimates the bytes the aggregate holds: the folded project (which
+// grows with its changes, inspections and tranches), and each idempotency
+// key's references.
+func (a *aggregate) size() int64 {
+	n := int64(2048 + 96*a.events)
+	for k, refs := range a.keys {
+		n += int64(len(k)) + 64 + int64(len(refs))*(48+64+36+40+64+64)
+	}
+	return n
+}
+
+// cache keeps the aggregates of the most recently used projects, within a
+// number of projects and an estimate of their bytes.
 type cache struct {
-	mu    sync.Mutex // guards byID, order
-	max   int
-	byID  map[domain.ProjectID]*list.Element
-	order *list.List // of *cacheEntry, most recent first
+	mu       sync.Mutex // guards everything below
+	max      int
+	maxBytes int64
+	bytes    int64
+	byID     map[domain.ProjectID]*list.Element
+	order    *list.List // of *cacheEntry, most recent first
 }
 
 type cacheEntry struct {
-	id  domain.ProjectID
-	agg *aggregate
+	id   domain.ProjectID
+	agg  *aggregate
+	size int64
 }
 
-func newCache(max int) *cache {
-	return &cache{max: max, byID: map[domain.ProjectID]*list.Element{}, order: list.New()}
+func newCache(max int, maxBytes int64) *cache {
+	return &cache{max: max, maxBytes: maxBytes, byID: map[domain.ProjectID]*list.Element{}, order: list.New()}
 }
 
 // get returns the project's aggregate, a new invalid one when it is not cached.
@@ -77,11 +107,39 @@ func (c *cache) get(id domain.ProjectID) *aggregate {
 		return el.Value.(*cacheEntry).agg
 	}
 	a := &aggregate{}
-	c.byID[id] = c.order.PushFront(&cacheEntry{id, a})
-	for c.order.Len() > c.max {
+	c.byID[id] = c.order.PushFront(&cacheEntry{id: id, agg: a})
+	c.evict()
+	return a
+}
+
+// resize records the aggregate's new size and evicts the least recently used
+// beyond the budget.
+func (c *cache) resize(id domain.ProjectID, size int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byID[id]
+	if !ok {
+		return
+	}
+	e := el.Value.(*cacheEntry)
+	c.bytes += size - e.size
+	e.size = size
+	c.evict()
+}
+
+func (c *cache) evict() {
+	for c.order.Len() > 1 && (c.order.Len() > c.max || c.bytes > c.maxBytes) {
 		old := c.order.Back()
 		c.order.Remove(old)
-		delete(c.byID, old.Value.(*cacheEntry).id)
+		e := old.Value.(*cacheEntry)
+		c.bytes -= e.size
+		delete(c.byID, e.id)
 	}
-	return a
+}
+
+// stats returns the number of cached projects and their estimated bytes.
+func (c *cache) stats() (int, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.order.Len(), c.bytes
 }

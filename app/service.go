@@ -20,6 +20,9 @@ import (
 type Store interface {
 	Load(ctx context.Context, id domain.ProjectID) ([]eventstore.Stored, error)
 	Append(ctx context.Context, req eventstore.AppendRequest) ([]eventstore.Stored, error)
+	// LastOf returns the stream sequence of the project's last event (0
+	// for none) without reading its history.
+	LastOf(ctx context.Context, id domain.ProjectID) (uint64, error)
 }
 
 var _ Store = (*eventstore.Store)(nil)
@@ -32,18 +35,26 @@ type Service struct {
 	store Store
 	now   func() time.Time
 	cache *cache
+	gate  *Gate
 }
 
-// CachedProjects is how many projects' folded states a Service keeps.
-const CachedProjects = 10_000
+// CachedProjects is how many projects' folded states a Service keeps, and
+// CachedBytes the most bytes (estimated) they may hold together.
+const (
+	CachedProjects = 10_000
+	CachedBytes    = 64 << 20
+)
 
 // New returns a service on store; now is the clock (time.Now when nil).
 func New(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, cache: newCache(CachedProjects)}
+	return &Service{store: store, now: now, cache: newCache(CachedProjects, CachedBytes), gate: NewGate()}
 }
+
+// Gate returns the gate every command passes: closed, it refuses them all.
+func (s *Service) Gate() *Gate { return s.gate }
 
 // Request is one command for one project.
 type Request struct {
@@ -122,9 +133,22 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	if err := id.Validate("id"); err != nil {
 		return Result{}, err
 	}
+	if err := s.gate.Err(); err != nil {
+		return Result{}, err
+	}
+	if err := domain.CheckBounds(req.Command); err != nil {
+		return Result{}, err
+	}
+	if err := domain.CheckText("actor", req.Actor.Name, 200, false); err != nil {
+		return Result{}, err
+	}
 	agg := s.cache.get(id)
 	agg.mu.Lock()
-	defer agg.mu.Unlock()
+	defer func() {
+		size := agg.size()
+		agg.mu.Unlock()
+		s.cache.resize(id, size)
+	}()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		fresh := !agg.valid // read from the stream in this attempt
 		if fresh {
@@ -138,10 +162,14 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 		}
 		if req.IdempotencyKey != "" {
 			if found := agg.keys[idemKey(req.Actor.Name, req.IdempotencyKey)]; len(found) > 0 {
-				if found[0].Envelope.RequestDigest != req.RequestDigest {
+				if found[0].d != req.RequestDigest {
 					return Result{}, fmt.Errorf("project %s, key %q: %w", id, req.IdempotencyKey, ErrIdempotencyKeyReused)
 				}
-				return Result{Project: id, Events: found, Version: agg.last, Replayed: true}, nil
+				evs := make([]eventstore.Stored, len(found))
+				for i, f := range found {
+					evs[i] = f.stored()
+				}
+				return Result{Project: id, Events: evs, Version: agg.last, Replayed: true}, nil
 			}
 		}
 		if req.IfMatch != nil && *req.IfMatch != agg.last {
@@ -155,9 +183,17 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			if !fresh && !errors.Is(err, domain.ErrInvalid) && !errors.Is(err, domain.ErrForbidden) {
 				// Refused on cached state: it is the stream's state that must
-				// refuse, not a stale copy of it.
-				agg.valid = false
-				continue
+				// refuse, not a stale copy of it. One look at the project's
+				// last sequence says whether the copy is current (another
+				// process may have written); only then is its history read.
+				last, lerr := s.store.LastOf(ctx, id)
+				if lerr != nil {
+					return Result{}, lerr
+				}
+				if last != agg.last {
+					agg.valid = false
+					continue
+				}
 			}
 			return Result{}, err
 		}

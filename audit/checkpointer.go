@@ -103,14 +103,28 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 			return err
 		}
 		c.mu.Lock()
-		due := c.tree.Size()-c.latest.Size >= c.cfg.Every
+		size, latest := c.tree.Size(), c.latest
+		due := size-latest.Size >= c.cfg.Every
 		c.mu.Unlock()
+		if size == latest.Size {
+			// The stream holds again what was signed last: it must hash to the same root.
+			root, err := c.tree.Root(size)
+			if err != nil {
+				return err
+			}
+			if root != latest.Root {
+				return fmt.Errorf("%w: the first %d events hash to %s, the latest checkpoint signed %s", ErrRewritten, size, root, latest.Root)
+			}
+		}
 		if due {
 			return c.sign(rctx)
 		}
 		return nil
 	}
+	readerDone := make(chan struct{})
+	defer func() { cancel(); <-readerDone }() // the reader is stopped and waited for on every return
 	go func() {
+		defer close(readerDone)
 		for {
 			err := c.src.Read(rctx, eventstore.ReadOptions{From: uint64(c.tree.Size()) + 1, Follow: true, Raw: true}, follow)
 			if rctx.Err() != nil || errors.Is(err, ErrRewritten) {

@@ -34,6 +34,10 @@ const (
 
 type groupCommit struct {
 	s       *Store
+	mu      sync.RWMutex // guards closed; held for reading while an append is queued
+	closed  bool
+	stop    chan struct{} // closed by close: the loop finishes what is queued and returns
+	done    chan struct{} // closed when the loop and every commit it started have returned
 	queue   chan *pendingAppend
 	aloft   chan struct{} // a token per batch in flight
 	singles chan struct{} // a token per single append in flight
@@ -72,23 +76,43 @@ type appendResult struct {
 
 func newGroupCommit(s *Store) *groupCommit {
 	g := &groupCommit{s: s, queue: make(chan *pendingAppend, 4096), aloft: make(chan struct{}, maxBatchesAloft),
-		singles: make(chan struct{}, maxSinglesAloft)}
+		singles: make(chan struct{}, maxSinglesAloft), stop: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g
+}
+
+// close stops taking appends, commits those already queued, and returns when
+// the loop and every commit in flight have finished.
+func (g *groupCommit) close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.stop)
+	}
+	g.mu.Unlock()
+	<-g.done
 }
 
 // submit queues an append and waits for its result. An append that finds
 // nothing else in flight is published at once by its caller: a lone client
 // pays nothing for group commit.
 func (g *groupCommit) submit(ctx context.Context, req AppendRequest, msgs []*nats.Msg, out []Stored) ([]Stored, error) {
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return nil, ErrClosed
+	}
 	defer g.active.Add(-1)
 	if g.active.Add(1) == 1 {
+		g.mu.RUnlock()
 		return g.s.commit(ctx, req, msgs, out)
 	}
 	p := &pendingAppend{ctx: ctx, req: req, msgs: msgs, out: out, done: make(chan appendResult, 1)}
 	select {
 	case g.queue <- p:
+		g.mu.RUnlock()
 	case <-ctx.Done():
+		g.mu.RUnlock()
 		return nil, ctx.Err()
 	}
 	// Once queued the append will be published: wait for the outcome even if
@@ -97,11 +121,35 @@ func (g *groupCommit) submit(ctx context.Context, req AppendRequest, msgs []*nat
 	return r.stored, r.err
 }
 
-// loop takes what waits, groups it and publishes it; it runs for the life of
-// the process. A group holds one append per project; a second append to a
-// project waits for the next group.
+// loop takes what waits, groups it and publishes it, until close. A group
+// holds one append per project; a second append to a project waits for the
+// next group.
 func (g *groupCommit) loop() {
+	defer close(g.done)
 	var carry []*pendingAppend
+	defer func() {
+		// Closed: whatever is queued still gets its answer, then the commits
+		// in flight are waited for (by taking every token).
+		for {
+			select {
+			case p := <-g.queue:
+				carry = append(carry, p)
+				continue
+			default:
+			}
+			break
+		}
+		for _, p := range carry {
+			stored, err := g.s.commit(p.ctx, p.req, p.msgs, p.out)
+			p.done <- appendResult{stored, err}
+		}
+		for range cap(g.aloft) {
+			g.aloft <- struct{}{}
+		}
+		for range cap(g.singles) {
+			g.singles <- struct{}{}
+		}
+	}()
 	for {
 		var group, next []*pendingAppend
 		projects := map[domain.ProjectID]bool{}
@@ -115,8 +163,13 @@ func (g *groupCommit) loop() {
 			msgs += len(p.msgs)
 			group = append(group, p)
 		}
-		if len(carry) == 0 {
-			take(<-g.queue) // wait for work only when there is none
+		if len(carry) == 0 { // wait for work only when there is none
+			select {
+			case p := <-g.queue:
+				take(p)
+			case <-g.stop:
+				return
+			}
 		}
 		for _, p := range carry {
 			take(p)

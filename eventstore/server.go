@@ -2,15 +2,18 @@ package eventstore
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
 )
 
 // ServerConfig configures the embedded nats-server.
@@ -31,6 +34,17 @@ type ServerConfig struct {
 	Subscribers []Subscriber
 	// Logger receives the server's log; nil silences it.
 	Logger *slog.Logger
+	// MinFree is the free space, in bytes, below which the store refuses
+	// appends (ErrStorageFull) before JetStream ever meets a full disk: a
+	// JetStream file store that fails a write for want of space stops
+	// storing until it is restarted, while a refusal here ends as soon as
+	// there is room again. 0: 64 MiB.
+	MinFree int64
+	// MaxStore is the most bytes JetStream may keep on disk (0: 1 TiB). Set
+	// it below the free space of the disk, so that a full store is refused by
+	// JetStream's own limit, which it recovers from as soon as there is room,
+	// rather than by a failing write to a full disk.
+	MaxStore int64
 }
 
 // Subscriber is a NATS identity confined to some subjects of the ledger,
@@ -82,12 +96,64 @@ func subscriberUser(s Subscriber) *server.User {
 type Embedded struct {
 	Server   *server.Server
 	password string
+	dir      string
+	minFree  int64
+
+	writeErr  atomic.Pointer[string] // the store's first critical write error
+	stopGuard chan struct{}
+	guardDone chan struct{}
+	free      atomic.Int64 // free bytes under the store at the last look (-1: unknown)
+}
+
+// ErrStorageFull is returned by Storage while the disk under the store has
+// less free space than the configured minimum.
+var ErrStorageFull = errors.New("the disk under the event store is full")
+
+// ErrStoreFailed is returned by Storage once JetStream has failed to write
+// the store (a full disk met despite the minimum, an I/O error): it stores
+// nothing more until the ledger is restarted.
+var ErrStoreFailed = errors.New("the event store failed a write")
+
+// Storage reports whether the store can take writes: nil, or an error that
+// wraps ErrStorageFull (space is short; it clears by itself when room is
+// made) or ErrStoreFailed (a restart is needed).
+func (e *Embedded) Storage() error {
+	if msg := e.writeErr.Load(); msg != nil {
+		return fmt.Errorf("%w: %s; make room or repair the disk, then restart the ledger", ErrStoreFailed, *msg)
+	}
+	if f := e.free.Load(); f >= 0 && f < e.minFree {
+		return fmt.Errorf("%w: %d bytes free under %s, below the minimum of %d", ErrStorageFull, f, e.dir, e.minFree)
+	}
+	return nil
+}
+
+// guard looks at the free space under the store every half second.
+func (e *Embedded) guard() {
+	defer close(e.guardDone)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		e.free.Store(freeBytes(e.dir))
+		select {
+		case <-e.stopGuard:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func freeBytes(dir string) int64 {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
 }
 
 // Connect opens an in-process connection as the ledger's own user.
-func (e *Embedded) Connect(name string) (*nats.Conn, error) {
-	return nats.Connect("", nats.InProcessServer(e.Server), nats.UserInfo(ledgerUser, e.password), nats.Name(name),
-		nats.MaxReconnects(-1))
+func (e *Embedded) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect("", append([]nats.Option{nats.InProcessServer(e.Server), nats.UserInfo(ledgerUser, e.password), nats.Name(name),
+		nats.MaxReconnects(-1)}, opts...)...)
 }
 
 // ClientURL returns the URL of the loopback listener, or "" when there is none.
@@ -100,6 +166,8 @@ func (e *Embedded) ClientURL() string {
 
 // Shutdown stops the server and waits for it to finish.
 func (e *Embedded) Shutdown() {
+	close(e.stopGuard)
+	<-e.guardDone
 	e.Server.Shutdown()
 	e.Server.WaitForShutdown()
 }
@@ -160,10 +228,14 @@ func StartServer(cfg ServerConfig) (*Embedded, error) {
 		StoreDir:   cfg.DataDir,
 		SyncAlways: true,
 		NoSigs:     true,
-		NoLog:      cfg.Logger == nil,
 		DontListen: cfg.Listen == "",
-		// Embedded JetStream limits: the host's disk is the limit.
+		// Set explicitly: left at 0, JetStream takes 75% of the disk space
+		// free when it starts, and keeps that figure however the disk changes.
 		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  cfg.MaxStore,
+	}
+	if opts.JetStreamMaxStore <= 0 {
+		opts.JetStreamMaxStore = 1 << 40
 	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
@@ -187,9 +259,20 @@ func StartServer(cfg ServerConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start nats-server: %w", err)
 	}
-	if cfg.Logger != nil {
-		ns.SetLoggerV2(slogAdapter{cfg.Logger.With("component", "nats-server")}, false, false, false)
+	emb := &Embedded{Server: ns, password: pw, dir: cfg.DataDir, minFree: cfg.MinFree, stopGuard: make(chan struct{}), guardDone: make(chan struct{})}
+	if emb.minFree <= 0 {
+		emb.minFree = 64 << 20
 	}
+	emb.free.Store(freeBytes(cfg.DataDir))
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ns.SetLoggerV2(slogAdapter{l: log.With("component", "nats-server"), onError: func(msg string) {
+		if strings.Contains(msg, "write error") || strings.Contains(msg, "no space left") {
+			emb.writeErr.CompareAndSwap(nil, &msg)
+		}
+	}}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
@@ -199,15 +282,23 @@ func StartServer(cfg ServerConfig) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start nats-server: JetStream did not start")
 	}
-	return &Embedded{Server: ns, password: pw}, nil
+	go emb.guard()
+	return emb, nil
 }
 
-// slogAdapter sends nats-server logs to slog.
-type slogAdapter struct{ l *slog.Logger }
+// slogAdapter sends nats-server logs to slog, and its errors to onError too.
+type slogAdapter struct {
+	l       *slog.Logger
+	onError func(string)
+}
 
 func (a slogAdapter) Noticef(f string, v ...any) { a.l.Info(fmt.Sprintf(f, v...)) }
 func (a slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
-func (a slogAdapter) Fatalf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
-func (a slogAdapter) Errorf(f string, v ...any)  { a.l.Error(fmt.Sprintf(f, v...)) }
-func (a slogAdapter) Debugf(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
-func (a slogAdapter) Tracef(f string, v ...any)  { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Fatalf(f string, v ...any)  { a.Errorf(f, v...) }
+func (a slogAdapter) Errorf(f string, v ...any) {
+	msg := fmt.Sprintf(f, v...)
+	a.onError(msg)
+	a.l.Error(msg)
+}
+func (a slogAdapter) Debugf(f string, v ...any) { a.l.Debug(fmt.Sprintf(f, v...)) }
+func (a slogAdapter) Tracef(f string, v ...any) { a.l.Debug(fmt.Sprintf(f, v...)) }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -127,6 +128,19 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		st.group = newGroupCommit(st)
 	}
 	return st, nil
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("event store is closed")
+
+// Close stops the store's own work: appends queued for group commit are
+// committed and answered, and Close returns when nothing it started is still
+// running. Appends after Close fail with ErrClosed. It does not close the
+// NATS connection, which belongs to the caller.
+func (s *Store) Close() {
+	if s.group != nil {
+		s.group.close()
+	}
 }
 
 // Stream returns the name of the stream.
@@ -406,10 +420,38 @@ func (s *Store) load(ctx context.Context, id domain.ProjectID, from uint64) ([]S
 	}
 }
 
+// LastOf returns the stream sequence of the project's last event, or 0 when
+// it has none: one direct get of the last message on its subjects.
+func (s *Store) LastOf(ctx context.Context, id domain.ProjectID) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	req, _ := json.Marshal(directGet{LastFor: ProjectFilter(id)})
+	m, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+s.cfg.Stream, req)
+	if err != nil {
+		return 0, fmt.Errorf("last event of project %s: %w", id, err)
+	}
+	switch m.Header.Get("Status") {
+	case "":
+	case "404":
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("last event of project %s: direct get: %s %s", id, m.Header.Get("Status"), m.Header.Get("Description"))
+	}
+	n, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("last event of project %s: direct get without a sequence: %w", id, err)
+	}
+	return n, nil
+}
+
 // directGet is a request of JetStream's direct get API.
 type directGet struct {
 	Seq     uint64 `json:"seq,omitempty"`
 	NextFor string `json:"next_by_subj,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
 	Batch   int    `json:"batch,omitempty"`
 }
 
@@ -423,8 +465,8 @@ func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 }
 
 // Info returns the stream's current information.
-func (s *Store) Info(ctx context.Context) (*jetstream.StreamInfo, error) {
-	return s.stream.Info(ctx)
+func (s *Store) Info(ctx context.Context, opts ...jetstream.StreamInfoOpt) (*jetstream.StreamInfo, error) {
+	return s.stream.Info(ctx, opts...)
 }
 
 // ReadOptions selects what Read delivers.
@@ -441,7 +483,15 @@ type ReadOptions struct {
 	// Raw delivers the stored bytes without decoding or checking them
 	// (Envelope is nil): for verifiers that check and report themselves.
 	Raw bool
+	// Window is how many messages the reader pulls ahead (default 1000);
+	// a feed that waits on a slow client keeps it small.
+	Window int
 }
+
+// maxFilter bounds a subject filter: a consumer's create request carries it
+// in its subject, and NATS closes a connection whose control line exceeds
+// 4,096 bytes.
+const maxFilter = 512
 
 // CorruptError is returned by Read for a stored event that is not a
 // well-formed CloudEvent or whose bytes do not match its hash.
@@ -465,6 +515,13 @@ var ErrStopRead = errors.New("stop reading")
 // when following, a *CorruptError for an event that does not parse or
 // match its hash, or another read error.
 func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) error {
+	if len(o.Filter) > maxFilter {
+		return fmt.Errorf("read stream %s: the filter is %d bytes, more than %d", s.cfg.Stream, len(o.Filter), maxFilter)
+	}
+	window := o.Window
+	if window <= 0 {
+		window = 1000
+	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second}
 	if o.Filter != "" {
 		cfg.FilterSubjects = []string{o.Filter}
@@ -479,7 +536,7 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 	if !o.Follow && cons.CachedInfo().NumPending == 0 {
 		return nil
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	it, err := cons.Messages(jetstream.PullMaxMessages(window))
 	if err != nil {
 		return fmt.Errorf("read stream %s from %d: %w", s.cfg.Stream, o.From, err)
 	}
@@ -562,4 +619,23 @@ func (s *Store) Get(ctx context.Context, seq uint64) (Stored, error) {
 		return Stored{}, fmt.Errorf("get sequence %d of stream %s: %w", seq, s.cfg.Stream, err)
 	}
 	return Stored{Seq: m.Sequence, Subject: m.Subject, Raw: m.Data, Envelope: env}, nil
+}
+
+// IsStorageFull reports whether err is JetStream refusing a write for want
+// of room: its store limit reached, or the disk under it full.
+func IsStorageFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10023, 10047, 10028: // insufficient resources; storage resources exceeded; memory resources exceeded
+			return true
+		}
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "no space left") || strings.Contains(msg, "insufficient storage") ||
+		strings.Contains(msg, "insufficient resources") || strings.Contains(msg, "resource limits exceeded") ||
+		strings.Contains(msg, "maximum bytes exceeded")
 }

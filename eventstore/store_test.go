@@ -55,6 +55,7 @@ func startWith(t *testing.T, cfg ServerConfig) *harness {
 
 func (h *harness) stop() {
 	if h.nc != nil {
+		h.store.Close()
 		h.nc.Close()
 		h.srv.Shutdown()
 		h.nc = nil
@@ -431,6 +432,14 @@ func TestLoadReadsLongHistoriesInOrder(t *testing.T) {
 	}
 	if none, err := h.store.Load(ctx, "NOPE"); err != nil || len(none) != 0 {
 		t.Fatalf("unknown project: %v, %d events", err, len(none))
+	}
+	for _, c := range []struct {
+		id   domain.ProjectID
+		want uint64
+	}{{"LONG", last}, {"OTHER", other}, {"NOPE", 0}} {
+		if got, err := h.store.LastOf(ctx, c.id); err != nil || got != c.want {
+			t.Fatalf("LastOf(%s) = %d, %v; want %d", c.id, got, err, c.want)
+		}
 	}
 }
 

@@ -76,6 +76,30 @@ type Config struct {
 	Key         string
 	// Webhooks delivers events to registered endpoints.
 	Webhooks *webhooks.Manager
+	// Gate, when set, is shown in /healthz: closed, the ledger refuses writes.
+	Gate *app.Gate
+	// Limits bound what clients may hold open at once.
+	Limits Limits
+}
+
+// Limits bound the work clients can make the ledger do at once. A request
+// beyond them is refused at once with Retry-After, never queued.
+type Limits struct {
+	Feeds          int // event feeds open at once (default 256)
+	FeedsPerClient int // event feeds one client address may hold (default 16)
+	Replays        int // as-of and at-seq queries replaying the stream at once (default 2)
+}
+
+func (l *Limits) defaults() {
+	if l.Feeds <= 0 {
+		l.Feeds = 256
+	}
+	if l.FeedsPerClient <= 0 {
+		l.FeedsPerClient = 16
+	}
+	if l.Replays <= 0 {
+		l.Replays = 2
+	}
 }
 
 // API serves the HTTP API.
@@ -95,6 +119,13 @@ type API struct {
 
 	feedsDone chan struct{} // closed by StopFeeds
 	stopOnce  sync.Once
+
+	gate    *app.Gate
+	limits  Limits
+	replays chan struct{} // a token per replay running
+	feedsMu sync.Mutex    // guards feeds, feedsBy
+	feeds   int
+	feedsBy map[string]int // open feeds by client address
 }
 
 // StopFeeds ends every open event feed (server shutdown waits for them
@@ -107,7 +138,10 @@ func New(cfg Config) *API {
 		cfg.MaxWait = 5 * time.Second
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
-		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{})}
+		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{}),
+		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}}
+	a.limits.defaults()
+	a.replays = make(chan struct{}, a.limits.Replays)
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}
@@ -275,6 +309,9 @@ func actor(r *http.Request) (domain.Actor, *Problem) {
 	if name == "" || len(name) > 200 {
 		return domain.Actor{}, fieldProblem(http.StatusBadRequest, "missing-actor", HeaderActor, "the acting person is required (1–200 bytes of UTF-8, raw or percent-encoded)")
 	}
+	if err := domain.CheckText(HeaderActor, name, 200, false); err != nil {
+		return domain.Actor{}, fieldProblem(http.StatusBadRequest, "invalid-header", HeaderActor, strings.TrimPrefix(err.Error(), HeaderActor+": "))
+	}
 	role := domain.Role(r.Header.Get(HeaderRole))
 	if !role.Valid() {
 		return domain.Actor{}, fieldProblem(http.StatusBadRequest, "missing-role", HeaderRole, fmt.Sprintf("must be one of %v", domain.Roles))
@@ -422,6 +459,12 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 		status, code = "degraded", http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": status, "stream_last_seq": seq, "projections": proj}
+	writes := map[string]any{"status": "accepted"}
+	if bs := a.gate.Blocks(); len(bs) > 0 {
+		writes["status"], writes["refused"] = "refused", bs
+		body["status"], code = "degraded", http.StatusServiceUnavailable
+	}
+	body["writes"] = writes
 	if a.audit != nil {
 		cp, size := a.audit.Latest()
 		ck := map[string]any{"status": "running", "tree_size": size, "latest_checkpoint": cp.Size}

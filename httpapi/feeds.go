@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -83,17 +84,9 @@ func (a *API) getSchema(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(s)
 }
 
-// feedFilter builds the subject filter of a feed from city, county,
-// project and type (an event name such as funds_disbursed).
-func feedFilter(r *http.Request) (string, *Problem) {
-	q := r.URL.Query()
-	for _, name := range []string{"city", "county", "project", "type"} {
-		if strings.ContainsAny(q.Get(name), ".*> \t") {
-			return "", fieldProblem(http.StatusBadRequest, "invalid-parameter", name, "must be one subject token")
-		}
-	}
-	return eventstore.Filter(q.Get("city"), q.Get("county"), domain.ProjectID(q.Get("project")), q.Get("type")), nil
-}
+// feedFilter builds the subject filter of a feed from the request's city,
+// county, project and type (an event name such as funds_disbursed).
+func feedFilter(r *http.Request) (string, *Problem) { return subjectFilter(r.URL.Query()) }
 
 // streamEvents is a Server-Sent Events feed of the stored events matching
 // the filter: each event's id is its stream sequence, its data the CloudEvent
@@ -133,6 +126,12 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		from = seq + 1
 	}
+	release, p := a.takeFeed(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a feed outlives the server's write timeout
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -144,7 +143,7 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 	events := make(chan eventstore.Stored, 64)
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- a.source.Read(r.Context(), eventstore.ReadOptions{From: from, Filter: filter, Follow: true}, func(s eventstore.Stored) error {
+		readErr <- a.source.Read(r.Context(), eventstore.ReadOptions{From: from, Filter: filter, Follow: true, Window: feedWindow}, func(s eventstore.Stored) error {
 			select {
 			case events <- s:
 				return nil
@@ -180,6 +179,40 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// feedWindow is how many events a feed's reader pulls ahead of its client.
+const feedWindow = 64
+
+// takeFeed counts a feed in, within the limits in all and per client
+// address; release counts it out.
+func (a *API) takeFeed(r *http.Request) (release func(), p *Problem) {
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(client); err == nil {
+		client = host
+	}
+	a.feedsMu.Lock()
+	defer a.feedsMu.Unlock()
+	if a.feeds >= a.limits.Feeds {
+		p := newProblem(http.StatusServiceUnavailable, "too-many-feeds", fmt.Sprintf("%d event feeds are open, the most this ledger serves; retry later", a.feeds))
+		p.retryAfter = 10
+		return nil, p
+	}
+	if a.feedsBy[client] >= a.limits.FeedsPerClient {
+		p := newProblem(http.StatusTooManyRequests, "too-many-feeds", fmt.Sprintf("this client holds %d event feeds open, the most one client may; close one first", a.feedsBy[client]))
+		p.retryAfter = 10
+		return nil, p
+	}
+	a.feeds++
+	a.feedsBy[client]++
+	return func() {
+		a.feedsMu.Lock()
+		defer a.feedsMu.Unlock()
+		a.feeds--
+		if a.feedsBy[client]--; a.feedsBy[client] == 0 {
+			delete(a.feedsBy, client)
+		}
+	}, nil
+}
+
 // webhookRequest registers an endpoint.
 type webhookRequest struct {
 	URL     string `json:"url"`
@@ -203,12 +236,21 @@ func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := url.Values{"city": {req.City}, "county": {req.County}, "project": {req.Project}, "type": {req.Type}}
-	filter, p := feedFilter(&http.Request{URL: &url.URL{RawQuery: q.Encode()}})
+	if p := checkText("url", req.URL, 2048); p != nil {
+		p.Code, p.Status, p.Title = "invalid-field", http.StatusBadRequest, http.StatusText(http.StatusBadRequest)
+		writeProblem(w, r, p)
+		return
+	}
+	filter, p := subjectFilter(q)
 	if p != nil {
 		writeProblem(w, r, p)
 		return
 	}
 	ep, err := a.webhooks.Register(r.Context(), req.URL, req.Secret, filter, req.FromSeq)
+	if errors.Is(err, webhooks.ErrLimit) {
+		writeProblem(w, r, newProblem(http.StatusConflict, "too-many-webhooks", err.Error()))
+		return
+	}
 	if errors.Is(err, webhooks.ErrInvalid) {
 		writeProblem(w, r, fieldProblem(http.StatusUnprocessableEntity, "invalid-field", "webhook", err.Error()))
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/eventstore"
 )
 
 // Problem is an RFC 9457 problem detail, with the ledger's extension members:
@@ -26,7 +27,12 @@ type Problem struct {
 	Field    string           `json:"field,omitempty"`
 	Project  domain.ProjectID `json:"project,omitempty"`
 	Version  *uint64          `json:"current_version,omitempty"`
+
+	retryAfter int // seconds; sent as Retry-After when set
 }
+
+// CodeStorageFull is the problem code of a write refused because the store is full.
+const CodeStorageFull = "storage-full"
 
 // problemType is the URI of a problem code.
 func problemType(code string) string { return "urn:ledger:problem:" + code }
@@ -37,6 +43,9 @@ func newProblem(status int, code, detail string) *Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.Instance = r.URL.Path
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
@@ -48,7 +57,21 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 func problemFor(err error, log *slog.Logger, reqID string) *Problem {
 	var de *domain.Error
 	var pe *app.PreconditionError
+	var be *app.BlockedError
 	switch {
+	case errors.As(err, &be):
+		p := newProblem(http.StatusServiceUnavailable, be.Code, be.Error())
+		if be.Code == CodeStorageFull {
+			p.Status, p.Title = http.StatusInsufficientStorage, http.StatusText(http.StatusInsufficientStorage)
+		}
+		p.retryAfter = 30
+		return p
+	case eventstore.IsStorageFull(err):
+		log.Warn("append refused: the store is full", "request_id", reqID, "err", err)
+		p := newProblem(http.StatusInsufficientStorage, CodeStorageFull,
+			"the event store has no room for more events; nothing was written; retry once the operator has made room (reads go on)")
+		p.retryAfter = 30
+		return p
 	case errors.As(err, &de):
 		status := map[domain.Kind]int{
 			domain.KindInvalid:   http.StatusUnprocessableEntity,

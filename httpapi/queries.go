@@ -84,6 +84,18 @@ func (a *API) model(w http.ResponseWriter, r *http.Request, q readQuery, filter 
 		a.views.Read(read)
 		return true
 	}
+	// A replay reads the stream from its start: a few at a time, the rest
+	// refused at once rather than queued behind them.
+	select {
+	case a.replays <- struct{}{}:
+		defer func() { <-a.replays }()
+	default:
+		p := newProblem(http.StatusServiceUnavailable, "busy-replaying",
+			fmt.Sprintf("%d as-of or at-seq queries are replaying the stream already; retry shortly, or ask for the present", cap(a.replays)))
+		p.retryAfter = 2
+		writeProblem(w, r, p)
+		return false
+	}
 	m, err := projections.Replay(r.Context(), a.source, projections.ReplayOptions{Until: q.atSeq, AsOf: q.asOf, Filter: filter})
 	if err != nil {
 		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
@@ -96,6 +108,23 @@ func (a *API) model(w http.ResponseWriter, r *http.Request, q readQuery, filter 
 func filterOf(v url.Values) (projections.Filter, *Problem) {
 	f := projections.Filter{City: v.Get("city"), County: v.Get("county"), Programme: v.Get("programme"), Category: v.Get("category"),
 		Status: domain.Status(v.Get("status")), Owner: v.Get("owner"), Name: v.Get("name")}
+	for _, d := range []struct{ name, v string }{{"city", f.City}, {"county", f.County}} {
+		if d.v != "" {
+			if p := checkDivision(d.name, d.v); p != nil {
+				return f, p
+			}
+		}
+	}
+	for _, t := range []struct{ name, v string }{{"programme", f.Programme}, {"category", f.Category}, {"status", string(f.Status)}} {
+		if p := checkToken(t.name, t.v); p != nil {
+			return f, p
+		}
+	}
+	for _, t := range []struct{ name, v string }{{"owner", f.Owner}, {"name", f.Name}} {
+		if p := checkText(t.name, t.v, maxTextParam); p != nil {
+			return f, p
+		}
+	}
 	for _, y := range []struct {
 		name string
 		to   *int

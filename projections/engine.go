@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,10 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
+	// wmu is held by the writer while it changes the model, and by a
+	// checkpoint while it encodes it: encoding then excludes the writer
+	// only, never the readers.
+	wmu      sync.Mutex
 	mu       sync.RWMutex // guards model, err, notify, appliedHash
 	model    *Model
 	err      error         // why the worker stopped, if it did
@@ -52,14 +58,18 @@ type Engine struct {
 	snapAt    time.Time
 }
 
-// snapshot is the checkpoint file: the model with the sequence it reflects.
+// snapshot is the checkpoint file: the model with the sequence it reflects,
+// and the SHA-256 of the model's bytes, so that a changed file is noticed
+// (and the model rebuilt from the stream) instead of served.
 type snapshot struct {
-	Format   int    `json:"format"`
-	LastHash string `json:"last_hash"` // hash of the event at Model.Applied
-	Model    *Model `json:"model"`
+	Format      int             `json:"format"`
+	LastHash    string          `json:"last_hash"` // hash of the event at Model.Applied
+	ModelSHA256 string          `json:"model_sha256"`
+	Model       json.RawMessage `json:"model"`
 }
 
-const snapshotFormat = 1
+// snapshotFormat 2 added model_sha256; a format-1 file is rebuilt once.
+const snapshotFormat = 2
 
 // NewEngine returns an engine that resumes from the checkpoint at
 // cfg.SnapshotPath when there is one that matches the stream, and from
@@ -75,43 +85,64 @@ func NewEngine(ctx context.Context, src Source, cfg Config) (*Engine, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{src: src, cfg: cfg, log: cfg.Logger, model: NewModel(), snapAt: time.Now()}
+	defer func() { e.model.KeepSums() }()
 	if cfg.SnapshotPath == "" {
 		return e, nil
 	}
-	snap, err := readSnapshot(cfg.SnapshotPath)
+	m, lastHash, err := readSnapshot(cfg.SnapshotPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return e, nil
 	case err != nil:
-		e.log.Warn("projection checkpoint unreadable; rebuilding from the start of the stream", "path", cfg.SnapshotPath, "err", err)
+		e.log.Error("projection checkpoint rejected; rebuilding the read models from the start of the stream", "path", cfg.SnapshotPath, "err", err)
 		return e, nil
 	}
-	if snap.Model.Applied > 0 {
-		s, err := src.Get(ctx, snap.Model.Applied)
-		if err != nil || s.Envelope.Hash != snap.LastHash {
-			e.log.Warn("projection checkpoint does not match the stream; rebuilding from the start", "applied", snap.Model.Applied, "err", err)
+	if m.Applied > 0 {
+		s, err := src.Get(ctx, m.Applied)
+		if err != nil || s.Envelope.Hash != lastHash {
+			e.log.Warn("projection checkpoint does not match the stream; rebuilding from the start", "applied", m.Applied, "err", err)
 			return e, nil
 		}
 	}
-	e.model, e.lastHash = snap.Model, snap.LastHash
-	e.log.Info("projections resume from checkpoint", "applied", snap.Model.Applied, "projects", len(snap.Model.Projects))
+	e.model, e.lastHash = m, lastHash
+	e.log.Info("projections resume from checkpoint", "applied", m.Applied, "projects", len(m.Projects))
 	return e, nil
 }
 
-func readSnapshot(path string) (*snapshot, error) {
-	f, err := os.Open(path)
+// readSnapshot reads the checkpoint at path, checking the model's bytes
+// against their recorded hash.
+func readSnapshot(path string) (*Model, string, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	defer f.Close()
 	var s snapshot
-	if err := json.NewDecoder(f).Decode(&s); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, "", fmt.Errorf("decode %s: %w", path, err)
 	}
-	if s.Format != snapshotFormat || s.Model == nil || s.Model.Projects == nil {
-		return nil, fmt.Errorf("%s: not a format-%d checkpoint", path, snapshotFormat)
+	if s.Format != snapshotFormat {
+		return nil, "", fmt.Errorf("%s: format %d, not %d", path, s.Format, snapshotFormat)
 	}
-	return &s, nil
+	sum := sha256.Sum256(s.Model)
+	if got := hex.EncodeToString(sum[:]); got != s.ModelSHA256 {
+		return nil, "", fmt.Errorf("%s: the model's bytes hash to %s, the checkpoint records %s: the file was changed", path, got, s.ModelSHA256)
+	}
+	m := &Model{}
+	if err := json.Unmarshal(s.Model, m); err != nil || m.Projects == nil {
+		return nil, "", fmt.Errorf("%s: the model does not decode: %v", path, err)
+	}
+	m.reindex()
+	return m, s.LastHash, nil
+}
+
+// CheckpointApplied returns the stream position the read models' checkpoint
+// at path reflects, when the file is there and intact.
+func CheckpointApplied(path string) (uint64, error) {
+	m, _, err := readSnapshot(path)
+	if err != nil {
+		return 0, err
+	}
+	return m.Applied, nil
 }
 
 // Run follows the stream and applies each event until ctx ends (then it
@@ -123,10 +154,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log.Info("projections follow the stream", "from", e.Applied()+1)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
+	tctx, stopTicker := context.WithCancel(ctx)
+	tickerDone := make(chan struct{})
+	defer func() { stopTicker(); <-tickerDone }()
 	go func() {
+		defer close(tickerDone)
 		for {
 			select {
-			case <-ctx.Done():
+			case <-tctx.Done():
 				return
 			case <-ticker.C:
 				if err := e.maybeSnapshot(false); err != nil {
@@ -136,6 +171,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 	apply := func(s eventstore.Stored) error {
+		e.wmu.Lock()
+		defer e.wmu.Unlock()
 		e.mu.Lock()
 		err := e.model.Apply(s)
 		if err == nil {
@@ -152,7 +189,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 		if due {
-			if err := e.maybeSnapshot(true); err != nil {
+			if err := e.snapshotLocked(); err != nil {
 				e.log.Error("projection checkpoint failed", "err", err)
 			}
 		}
@@ -207,13 +244,24 @@ func (e *Engine) maybeSnapshot(force bool) error {
 // to a temporary file that is fsynced and renamed over the old one, so that a
 // crash leaves either the old checkpoint or the new one.
 func (e *Engine) Snapshot() error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	return e.snapshotLocked()
+}
+
+// snapshotLocked is Snapshot with wmu held: the model cannot change, and
+// readers go on.
+func (e *Engine) snapshotLocked() error {
 	if e.cfg.SnapshotPath == "" {
 		return nil
 	}
-	e.mu.RLock()
-	data, err := json.Marshal(snapshot{Format: snapshotFormat, LastHash: e.lastHash, Model: e.model})
-	applied := e.model.Applied
-	e.mu.RUnlock()
+	model, err := json.Marshal(e.model)
+	applied, lastHash := e.model.Applied, e.lastHash
+	if err != nil {
+		return fmt.Errorf("encode projection checkpoint: %w", err)
+	}
+	sum := sha256.Sum256(model)
+	data, err := json.Marshal(snapshot{Format: snapshotFormat, LastHash: lastHash, ModelSHA256: hex.EncodeToString(sum[:]), Model: model})
 	if err != nil {
 		return fmt.Errorf("encode projection checkpoint: %w", err)
 	}
@@ -272,10 +320,13 @@ func (e *Engine) Replace(ctx context.Context, m *Model, path string) error {
 		}
 		hash = s.Envelope.Hash
 	}
+	m.KeepSums()
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
 	e.mu.Lock()
 	e.model, e.lastHash, e.cfg.SnapshotPath, e.sinceSnap = m, hash, path, 1
 	e.mu.Unlock()
-	return e.Snapshot()
+	return e.snapshotLocked()
 }
 
 // Applied returns the stream sequence the model reflects.

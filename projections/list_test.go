@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,12 +28,21 @@ func TestPagesCoverTheListExactlyOnce(t *testing.T) {
 		p.Milestones[MRegistered] = int64(r.IntN(4)) * 86400
 		m.Projects[id] = p
 	}
+	m.reindex()
 	ref := time.Date(2011, 1, 1, 0, 0, 0, 0, cst)
 	for _, key := range SortKeys {
 		for _, sortBy := range []string{key, "-" + key} {
 			all, next, err := List(m, Filter{}, sortBy, "", 500, ref)
 			if err != nil || next != "" || len(all) != len(m.Projects) {
 				t.Fatalf("%s: %d rows, next %q, %v", sortBy, len(all), next, err)
+			}
+			// The order itself, against a sort written independently here:
+			// by the key's value, then by id, both reversed with "-".
+			expect := independentSort(m, key, sortBy[0] == '-')
+			for i, row := range all {
+				if row.ID != expect[i] {
+					t.Fatalf("sort %s: row %d is %s, want %s (want order %v)", sortBy, i, row.ID, expect[i], expect)
+				}
 			}
 			for _, limit := range []int{1, 2, 7, 56, 57} {
 				var got []string
@@ -65,6 +75,54 @@ func TestPagesCoverTheListExactlyOnce(t *testing.T) {
 	}
 }
 
+// independentSort orders the model's project ids by key as the API
+// documents it, without the list's own comparator.
+func independentSort(m *Model, key string, desc bool) []string {
+	value := func(p *Project) string {
+		pad := func(n int64) string { return fmt.Sprintf("%020d", n) }
+		switch key {
+		case "name":
+			return p.Name
+		case "registered":
+			return pad(p.Milestones[MRegistered])
+		case "total_investment":
+			return pad(p.TotalInvestment)
+		case "awarded":
+			var n int64
+			for _, v := range p.Awarded {
+				n += v
+			}
+			return pad(n)
+		case "disbursed":
+			var n int64
+			for _, v := range p.Disbursed {
+				n += v
+			}
+			return pad(n)
+		case "outstanding":
+			var n int64
+			for i := range p.Disbursed {
+				n += p.Disbursed[i] - p.Refunded[i]
+			}
+			return pad(n)
+		}
+		return ""
+	}
+	ids := make([]string, 0, len(m.Projects))
+	for id := range m.Projects {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		va, vb := value(m.Projects[a])+"\x00"+a, value(m.Projects[b])+"\x00"+b
+		c := strings.Compare(va, vb)
+		if desc {
+			c = -c
+		}
+		return c
+	})
+	return ids
+}
+
 // TestKeptSummariesEqualAScan: the summaries kept up to date event by event
 // equal a scan of the model, in every dimension, as random histories go on.
 func TestKeptSummariesEqualAScan(t *testing.T) {
@@ -88,9 +146,8 @@ func TestKeptSummariesEqualAScan(t *testing.T) {
 	}
 }
 
-// TestConcurrentReadersOfALoadedModel: readers sharing the read lock on a
-// model fresh from a checkpoint (no scan list, no index yet) build them once,
-// without a race.
+// TestConcurrentReadersOfALoadedModel: readers sharing a model fresh from a
+// checkpoint (indexed once when it was read) only read it: no race.
 func TestConcurrentReadersOfALoadedModel(t *testing.T) {
 	m := syntheticModel(2000)
 	b, _ := json.Marshal(m)
@@ -98,6 +155,8 @@ func TestConcurrentReadersOfALoadedModel(t *testing.T) {
 	if err := json.Unmarshal(b, &loaded); err != nil {
 		t.Fatal(err)
 	}
+	loaded.reindex()
+	loaded.KeepSums()
 	ref := time.Date(2011, 6, 1, 0, 0, 0, 0, cst)
 	done := make(chan int, 8)
 	for i := 0; i < 8; i++ {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/zjfund/ledger/domain"
@@ -153,59 +152,58 @@ func (p *Project) Outstanding() Money {
 }
 
 // Model is every project's record and the stream sequence applied to them.
+// Only the writer (Apply, under the engine's write lock) changes it, its
+// indexes included; readers only read.
 type Model struct {
 	Applied  uint64              `json:"applied"`
 	Skipped  uint64              `json:"skipped"` // events of types this model does not know
 	Projects map[string]*Project `json:"projects"`
 	list     []*Project          // the same projects, for scans cheaper than a map's
-	sums     sums                // unfiltered summaries, once asked for
-	idxMu    sync.Mutex          // guards byCity, byCounty, indexed when readers build them
+	sums     sums                // unfiltered summaries, when kept (the live model)
 	byCity   map[string][]*Project
 	byCounty map[string][]*Project
-	indexed  int // projects in byCity and byCounty
 }
 
 // candidates returns the projects a filter can match: a city's or a
 // county's when it names one (a project's region never changes), else all.
 func (m *Model) candidates(f Filter) []*Project {
-	if f.City == "" && f.County == "" {
-		return m.all()
-	}
-	m.idxMu.Lock() // readers share the engine's read lock: one builds the index
-	defer m.idxMu.Unlock()
-	if m.indexed != len(m.Projects) {
-		m.byCity, m.byCounty = map[string][]*Project{}, map[string][]*Project{}
-		for _, p := range m.allLocked() {
-			m.byCity[p.City] = append(m.byCity[p.City], p)
-			m.byCounty[p.County] = append(m.byCounty[p.County], p)
-		}
-		m.indexed = len(m.Projects)
-	}
-	if f.County != "" {
+	switch {
+	case f.County != "":
 		return m.byCounty[f.County]
-	}
-	return m.byCity[f.City]
-}
-
-// all returns every project, in no particular order, for a scan.
-func (m *Model) all() []*Project {
-	m.idxMu.Lock() // readers share the engine's read lock: one builds the list
-	defer m.idxMu.Unlock()
-	return m.allLocked()
-}
-
-func (m *Model) allLocked() []*Project {
-	if len(m.list) != len(m.Projects) {
-		m.list = m.list[:0]
-		for _, p := range m.Projects {
-			m.list = append(m.list, p)
-		}
+	case f.City != "":
+		return m.byCity[f.City]
 	}
 	return m.list
 }
 
+// all returns every project, in no particular order, for a scan.
+func (m *Model) all() []*Project { return m.list }
+
+// reindex builds the list and the region indexes of a model decoded from a
+// checkpoint.
+func (m *Model) reindex() {
+	m.list = m.list[:0]
+	m.byCity, m.byCounty = map[string][]*Project{}, map[string][]*Project{}
+	for _, p := range m.Projects {
+		m.index(p)
+	}
+}
+
+func (m *Model) index(p *Project) {
+	m.list = append(m.list, p)
+	m.byCity[p.City] = append(m.byCity[p.City], p)
+	m.byCounty[p.County] = append(m.byCounty[p.County], p)
+}
+
+// KeepSums makes the model keep its unfiltered summaries up to date as
+// events are applied (the live model does; a one-off replay need not). Call
+// it before the model is shared with readers.
+func (m *Model) KeepSums() { m.sums.start(m) }
+
 // NewModel returns an empty model.
-func NewModel() *Model { return &Model{Projects: map[string]*Project{}} }
+func NewModel() *Model {
+	return &Model{Projects: map[string]*Project{}, byCity: map[string][]*Project{}, byCounty: map[string][]*Project{}}
+}
 
 // DecodeError stops a projection: a stored event of a known type does not decode.
 type DecodeError struct {
@@ -249,9 +247,6 @@ func (m *Model) Apply(s eventstore.Stored) error {
 		}
 		p = &Project{ID: id}
 		m.Projects[id] = p
-		if len(m.list) == len(m.Projects)-1 {
-			m.list = append(m.list, p)
-		}
 	}
 	if m.sums.ready {
 		if p.Events > 0 { // a new project is in no group yet
@@ -259,12 +254,8 @@ func (m *Model) Apply(s eventstore.Stored) error {
 		}
 		defer m.sums.apply(p, 1)
 	}
-	if p.Events == 0 && m.indexed == len(m.Projects)-1 && m.byCity != nil {
-		defer func() { // index the new project once its region is known
-			m.byCity[p.City] = append(m.byCity[p.City], p)
-			m.byCounty[p.County] = append(m.byCounty[p.County], p)
-			m.indexed++
-		}()
+	if p.Events == 0 {
+		defer m.index(p) // once its region is known
 	}
 	apply(p, e, s.Envelope.Time.Unix())
 	p.Events++

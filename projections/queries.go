@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zjfund/ledger/domain"
@@ -477,9 +476,9 @@ func Summary(m *Model, by string, f Filter) ([]*Group, *Group, error) {
 	if !known {
 		return nil, nil, fmt.Errorf("%w: group_by %q: want one of %v", ErrBadQuery, by, GroupBys)
 	}
-	if f == (Filter{}) {
-		// The unfiltered summaries are kept up to date as events are applied.
-		return m.sums.summary(m, by)
+	if f == (Filter{}) && m.sums.ready {
+		// The live model keeps its unfiltered summaries as events are applied.
+		return m.sums.summary(by)
 	}
 	groups := map[string]*Group{}
 	total := &Group{Key: "total", ByStatus: map[domain.Status]int{}}
@@ -513,24 +512,27 @@ func sortedGroups(groups map[string]*Group) []*Group {
 
 // sums keeps the unfiltered summary of every dimension as events are
 // applied: each applied event takes its project's figures out of its groups
-// and puts them back as they now are. It starts on the first summary asked
-// for (a rebuild does not pay for it).
+// and puts them back as they now are. The live model keeps them (KeepSums);
+// a rebuild or a replay does not pay for them.
 type sums struct {
-	once   sync.Once
 	ready  bool
 	total  *Group
 	groups map[string]map[string]*Group // group_by → key → group
 }
 
-func (s *sums) summary(m *Model, by string) ([]*Group, *Group, error) {
-	s.once.Do(func() {
-		s.total = &Group{Key: "total", ByStatus: map[domain.Status]int{}}
-		s.groups = map[string]map[string]*Group{}
-		for _, p := range m.all() {
-			s.apply(p, 1)
-		}
-		s.ready = true
-	})
+func (s *sums) start(m *Model) {
+	if s.ready {
+		return
+	}
+	s.total = &Group{Key: "total", ByStatus: map[domain.Status]int{}}
+	s.groups = map[string]map[string]*Group{}
+	for _, p := range m.all() {
+		s.apply(p, 1)
+	}
+	s.ready = true
+}
+
+func (s *sums) summary(by string) ([]*Group, *Group, error) {
 	if by == "all" {
 		return []*Group{}, s.total.finished(), nil
 	}

@@ -64,7 +64,10 @@ type Config struct {
 	MaxAttempts int           // deliveries before an event becomes a dead letter (default 10)
 	Backoff     time.Duration // first retry delay, doubled each time up to a minute (default 1s)
 	Timeout     time.Duration // per request (default 10s)
-	Logger      *slog.Logger
+	// MaxEndpoints bounds the endpoints (default 100): each holds a durable
+	// consumer on the stream.
+	MaxEndpoints int
+	Logger       *slog.Logger
 }
 
 // Manager keeps the endpoints and runs one delivery worker per endpoint.
@@ -99,6 +102,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxEndpoints <= 0 {
+		cfg.MaxEndpoints = 100
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -140,6 +146,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 // ErrInvalid is returned (wrapped) for a registration that is not acceptable.
 var ErrInvalid = errors.New("invalid webhook")
 
+// ErrLimit is returned (wrapped) when MaxEndpoints are registered already.
+var ErrLimit = errors.New("too many webhooks")
+
 // Register adds an endpoint and starts delivering to it the events matching
 // filter from the stream position from (1: the beginning; 0: new events).
 func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, from uint64) (Endpoint, error) {
@@ -147,8 +156,17 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return Endpoint{}, fmt.Errorf("%w: url %q is not an http(s) URL", ErrInvalid, rawURL)
 	}
-	if len(secret) < 16 {
-		return Endpoint{}, fmt.Errorf("%w: the secret must be at least 16 characters", ErrInvalid)
+	if len(secret) < 16 || len(secret) > 256 {
+		return Endpoint{}, fmt.Errorf("%w: the secret must be 16 to 256 characters", ErrInvalid)
+	}
+	if len(filter) > 256 {
+		return Endpoint{}, fmt.Errorf("%w: the filter is longer than 256 bytes", ErrInvalid)
+	}
+	m.mu.Lock()
+	n := len(m.workers)
+	m.mu.Unlock()
+	if n >= m.cfg.MaxEndpoints {
+		return Endpoint{}, fmt.Errorf("%w: %d endpoints are registered, the most this ledger keeps; delete one first", ErrLimit, n)
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -221,7 +239,7 @@ func (m *Manager) List() []Status {
 	return out
 }
 
-// Close stops every worker.
+// Close stops every worker, all at once, and waits for them.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	ws := m.workers
@@ -229,6 +247,8 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	for _, w := range ws {
 		w.cancel()
+	}
+	for _, w := range ws {
 		<-w.done
 	}
 }
@@ -268,8 +288,9 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			if ctx.Err() == nil {
-				time.Sleep(time.Second)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
 			}
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/internal/dirlock"
 )
 
 // storeFlags are how an audit command reaches the stream: a stopped data
@@ -41,8 +43,8 @@ func (s *storeFlags) filter() (string, error) { return regionFilter(s.project, s
 
 // openWithCheckpoints opens the stream and returns it with its stored
 // checkpoints and their public key.
-func (s *storeFlags) openWithCheckpoints(ctx context.Context) (*eventstore.Store, []eventstore.StoredCheckpoint, string, func(), error) {
-	st, cps, key, closeStore, err := s.open(ctx)
+func (s *storeFlags) openWithCheckpoints(ctx context.Context, what string) (*eventstore.Store, []eventstore.StoredCheckpoint, string, func(), error) {
+	st, cps, key, closeStore, err := s.open(ctx, what)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
@@ -62,29 +64,97 @@ func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 }
 
 // open connects to the stream and its checkpoints without creating anything.
-func (s *storeFlags) open(ctx context.Context) (*eventstore.Store, *eventstore.Checkpoints, string, func(), error) {
+// A data directory is never opened in place: the command takes the
+// directory's lock (so no ledger can start on it meanwhile, and a running one
+// refuses it) and opens a copy of the store in a temporary directory, so that
+// nothing — not even the embedded server's recovery of a damaged block —
+// writes to the original.
+func (s *storeFlags) open(ctx context.Context, what string) (*eventstore.Store, *eventstore.Checkpoints, string, func(), error) {
 	cfg := serveConfig{dataDir: s.dataDir, natsURL: s.natsURL, natsCreds: s.natsCreds, replicas: 1}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	release := func() {}
 	if s.natsURL == "" {
 		if _, err := os.Stat(filepath.Join(s.dataDir, "jetstream")); err != nil {
 			return nil, nil, "", nil, fmt.Errorf("%s holds no ledger (no jetstream directory); give --data-dir or --nats-url", s.dataDir)
 		}
+		lock, err := dirlock.Acquire(s.dataDir, what)
+		if err != nil {
+			return nil, nil, "", nil, lockHint(err, "to "+strings.TrimPrefix(what, "ledger ")+" a running ledger, give --nats-url with the reader user (nats://reader:PASSWORD@host:port)")
+		}
+		tmp, err := os.MkdirTemp("", "ledger-copy-*")
+		if err != nil {
+			lock.Release()
+			return nil, nil, "", nil, err
+		}
+		release = func() { os.RemoveAll(tmp); lock.Release() }
+		if err := copyTree(filepath.Join(s.dataDir, "jetstream"), filepath.Join(tmp, "jetstream")); err != nil {
+			release()
+			return nil, nil, "", nil, fmt.Errorf("copy the store to %s: %w", tmp, err)
+		}
+		cfg.dataDir = tmp
 	}
-	nc, closeNATS, err := connectNATS(cfg, log, io.Discard)
+	conn, err := connectNATS(cfg, what, log, io.Discard)
 	if err != nil {
+		release()
 		return nil, nil, "", nil, err
 	}
+	nc := conn.nc
+	closeAll := func() { conn.close(); release() }
 	st, err := eventstore.Open(ctx, nc, eventstore.Config{})
 	if err == nil {
 		var cps *eventstore.Checkpoints
 		cps, err = eventstore.OpenCheckpoints(ctx, nc, 1)
 		if err == nil {
 			key, kerr := s.publicKey()
-			return st, cps, key, closeNATS, kerr
+			return st, cps, key, func() { st.Close(); closeAll() }, kerr
 		}
+		st.Close()
 	}
-	closeNATS()
+	closeAll()
 	return nil, nil, "", nil, err
+}
+
+// lockHint adds what to do instead to a refusal of the data directory.
+func lockHint(err error, hint string) error {
+	var he *dirlock.HeldError
+	if errors.As(err, &he) {
+		return fmt.Errorf("%w; %s", err, hint)
+	}
+	return err
+}
+
+// copyTree copies the directory src to dst (regular files and directories).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o700)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
 }
 
 func (s *storeFlags) publicKey() (string, error) {
@@ -162,7 +232,7 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx)
+	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx, "ledger verify")
 	if err != nil {
 		return err
 	}
@@ -229,7 +299,7 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		sel.To = d.Time().AddDate(0, 0, 1).Add(-time.Nanosecond)
 	}
-	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx)
+	st, stored, key, closeStore, err := sf.openWithCheckpoints(ctx, "ledger export")
 	if err != nil {
 		return err
 	}

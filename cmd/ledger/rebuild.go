@@ -22,15 +22,16 @@ func rebuild(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.natsListen = ""
-	nc, closeNATS, err := connectNATS(cfg, log, io.Discard)
+	conn, err := connectNATS(cfg, "ledger rebuild", log, io.Discard)
+	if err != nil {
+		return lockHint(err, "stop the ledger first, or restart it with ledger serve --rebuild")
+	}
+	defer conn.close()
+	store, err := eventstore.Open(ctx, conn.nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: true})
 	if err != nil {
 		return err
 	}
-	defer closeNATS()
-	store, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source})
-	if err != nil {
-		return err
-	}
+	defer store.Close()
 	start := time.Now()
 	m, err := projections.Rebuild(ctx, store)
 	if err != nil {

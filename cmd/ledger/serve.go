@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +25,7 @@ import (
 	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
+	"github.com/zjfund/ledger/internal/dirlock"
 	"github.com/zjfund/ledger/projections"
 	"github.com/zjfund/ledger/webhooks"
 )
@@ -50,6 +53,10 @@ type serveConfig struct {
 	subscribers  string
 	hookBackoff  time.Duration
 	hookAttempts int
+	hookMax      int
+	limits       httpapi.Limits
+	maxStore     int64
+	minFree      int64
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -84,15 +91,31 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.subscribers, "nats-subscribers", env("LEDGER_NATS_SUBSCRIBERS", ""), "JSON file of NATS identities confined to regions: [{\"user\", \"password\" (plain or bcrypt), \"subjects\": [\"ledger.330600.>\"]}] (LEDGER_NATS_SUBSCRIBERS)")
 	fs.DurationVar(&c.hookBackoff, "webhook-backoff", time.Second, "first retry delay of a failed webhook delivery, doubled each time up to a minute")
 	fs.IntVar(&c.hookAttempts, "webhook-attempts", 10, "deliveries of an event to a webhook before it becomes a dead letter")
+	fs.IntVar(&c.hookMax, "webhook-max", envInt("LEDGER_WEBHOOK_MAX", 100), "the most webhook endpoints; each holds a durable consumer (LEDGER_WEBHOOK_MAX)")
+	fs.IntVar(&c.limits.Feeds, "max-feeds", envInt("LEDGER_MAX_FEEDS", 256), "the most event feeds (SSE) open at once; beyond it 503 with Retry-After (LEDGER_MAX_FEEDS)")
+	fs.IntVar(&c.limits.FeedsPerClient, "max-feeds-per-client", envInt("LEDGER_MAX_FEEDS_PER_CLIENT", 16), "the most event feeds one client address may hold open; beyond it 429 (LEDGER_MAX_FEEDS_PER_CLIENT)")
+	fs.IntVar(&c.limits.Replays, "max-replays", envInt("LEDGER_MAX_REPLAYS", 2), "the most as-of or at-seq queries replaying the stream at once; beyond it 503 with Retry-After (LEDGER_MAX_REPLAYS)")
 	fs.BoolVar(&c.groupCommit, "group-commit", getenv("LEDGER_GROUP_COMMIT") != "0", "pack appends to different projects that arrive together into one atomic batch, one fsync for all (LEDGER_GROUP_COMMIT=0 turns it off)")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
+	maxStore := fs.String("max-store", env("LEDGER_MAX_STORE", "1T"), "the most the embedded JetStream keeps on disk, e.g. 50G; keep it below the disk's free space so that a full store is refused (507) and recovers at once when room is made (LEDGER_MAX_STORE)")
+	minFree := fs.String("min-free", env("LEDGER_MIN_FREE", "64M"), "refuse writes (507) while the disk under the embedded store has less free space than this; they resume by themselves when room is made (LEDGER_MIN_FREE)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
+		return c, errUsage
+	}
+	n, err := parseSize(*maxStore)
+	if err != nil {
+		fmt.Fprintf(stderr, "serve: --max-store: %v\n", err)
+		return c, errUsage
+	}
+	c.maxStore = n
+	if c.minFree, err = parseSize(*minFree); err != nil {
+		fmt.Fprintf(stderr, "serve: --min-free: %v\n", err)
 		return c, errUsage
 	}
 	c.snapshotPath = filepath.Join(c.dataDir, "projections", "model.json")
@@ -126,11 +149,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer ln.Close()
 
-	nc, shutdownNATS, err := connectNATS(cfg, log, stdout)
+	conn, err := connectNATS(cfg, "ledger serve", log, stdout)
 	if err != nil {
-		return err
+		return lockHint(err, "stop it first, or give this ledger a --data-dir of its own")
 	}
-	defer shutdownNATS()
+	defer conn.close()
+	nc := conn.nc
 	if cfg.natsURL != "" {
 		checkSyncAlways(nc, log)
 	}
@@ -139,6 +163,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	defer store.Close() // after the workers below have stopped (defers run last first)
+	cps, signer, err := openAudit(ctx, nc, cfg, stdout)
+	if err != nil {
+		return err
+	}
+	cmds := app.New(store, nil)
+	gate := cmds.Gate()
+	// What the store says of itself, the signed checkpoints and the read
+	// models' checkpoint must agree before anything is written.
+	if b, err := checkIntegrity(ctx, store, cps, cfg); err != nil {
+		return err
+	} else if b != nil {
+		gate.Close("integrity", *b)
+		log.Error("writes are refused: the store does not match what it acknowledged", "code", b.Code, "seq", b.Seq, "detail", b.Detail)
+		fmt.Fprintf(stdout, "ledger: WRITES REFUSED: %s\n", b.Detail)
+	}
+	if conn.emb != nil {
+		emb := conn.emb
+		gate.Watch(func() *app.Block {
+			err := emb.Storage()
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, eventstore.ErrStorageFull):
+				return &app.Block{Code: httpapi.CodeStorageFull, Detail: err.Error()}
+			}
+			return &app.Block{Code: "store-failed", Detail: err.Error()}
+		})
+	}
+
 	if cfg.rebuild {
 		if err := os.Remove(cfg.snapshotPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("--rebuild: %w", err)
@@ -148,39 +202,38 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	vctx, stopViews := context.WithCancel(context.Background())
-	viewsDone := make(chan struct{})
-	go func() {
-		defer close(viewsDone)
-		_ = views.Run(vctx) // a stop is logged and shown in /healthz
-	}()
-	defer func() {
-		stopViews()
-		<-viewsDone // the last checkpoint is written
-	}()
-	cps, signer, err := openAudit(ctx, nc, cfg, stdout)
-	if err != nil {
-		return err
-	}
 	checkpointer := audit.NewCheckpointer(store, cps, audit.CheckpointerConfig{Origin: cfg.source, Every: cfg.signEvery,
 		Interval: cfg.signInterval, Signer: signer.Signer, Key: signer.Key, Logger: log.With("component", "checkpoints")})
-	cctx, stopCheckpoints := context.WithCancel(context.Background())
-	checkpointsDone := make(chan struct{})
-	go func() {
-		defer close(checkpointsDone)
-		_ = checkpointer.Run(cctx) // a stop is logged and shown in /healthz
-	}()
-	defer func() {
-		stopCheckpoints()
-		<-checkpointsDone // the last events are signed
-	}()
-	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts, Logger: log.With("component", "webhooks")})
+	gate.Watch(func() *app.Block {
+		if err := checkpointer.Err(); errors.Is(err, audit.ErrRewritten) {
+			return &app.Block{Code: "stream-rewritten", Detail: err.Error() + "; run ledger verify to find the event, and restore the store from a backup"}
+		}
+		return nil
+	})
+	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts,
+		MaxEndpoints: cfg.hookMax, Logger: log.With("component", "webhooks")})
 	if err != nil {
 		return err
 	}
-	defer hooks.Close()
-	api := httpapi.New(httpapi.Config{Commands: app.New(store, nil), Health: store, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks})
+	// The workers: each runs until its context ends and is waited for.
+	var workers sync.WaitGroup
+	wctx, stopWorkers := context.WithCancel(context.Background())
+	defer func() {
+		stopWorkers()
+		workers.Wait()
+	}()
+	workers.Add(2)
+	go func() {
+		defer workers.Done()
+		_ = views.Run(wctx) // a stop is logged and shown in /healthz
+	}()
+	go func() {
+		defer workers.Done()
+		_ = checkpointer.Run(wctx) // a stop is logged and shown in /healthz
+	}()
+
+	api := httpapi.New(httpapi.Config{Commands: cmds, Health: store, Views: views, Source: store, Log: log,
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -195,14 +248,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("ledger serving", "http", "http://"+ln.Addr().String(), "stream", store.Stream(), "nats", natsWhere(cfg))
 	fmt.Fprintf(stdout, "ledger: listening on http://%s\n", ln.Addr())
 
+	// The demo loader talks to the API like any client; it is stopped and
+	// waited for before the server shuts down.
+	demoCtx, stopDemo := context.WithCancel(ctx)
+	defer stopDemo()
+	demoDone := make(chan struct{})
+	close(demoDone)
 	if cfg.demo {
 		last, err := store.LastSequence(ctx)
 		if err != nil {
 			return err
 		}
 		if last == 0 {
+			demoDone = make(chan struct{})
 			go func() {
-				if _, err := loadDemo(ctx, "http://"+ln.Addr().String(), stdout); err != nil && ctx.Err() == nil {
+				defer close(demoDone)
+				if _, err := loadDemo(demoCtx, "http://"+ln.Addr().String(), stdout); err != nil && demoCtx.Err() == nil {
 					log.Error("loading the demo data failed", "err", err)
 				}
 			}()
@@ -211,20 +272,71 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
+	var exitErr error
 	select {
 	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+		exitErr = fmt.Errorf("http server: %w", err)
+	case <-conn.lost:
+		exitErr = errors.New("the connection to NATS was closed; exiting so that the ledger is restarted rather than left half alive")
 	case <-ctx.Done():
 	}
-	// Stop accepting, let the requests in flight (appends included) finish.
+	// Stop accepting, let the requests in flight (appends included) finish,
+	// then stop every worker at once; all within --shutdown-wait.
 	log.Info("shutting down", "wait", cfg.shutdownWait.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownWait)
+	deadline := time.Now().Add(cfg.shutdownWait)
+	stopDemo()
+	<-demoDone
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down the HTTP server: %w", err)
+	if err := srv.Shutdown(sctx); err != nil && exitErr == nil {
+		exitErr = fmt.Errorf("shut down the HTTP server: %w", err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); hooks.Close() }()
+		go func() { defer wg.Done(); stopWorkers(); workers.Wait() }()
+		wg.Wait()
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(time.Until(deadline) + 2*time.Second):
+		log.Error("workers did not stop within --shutdown-wait; exiting without them")
+		if exitErr == nil {
+			exitErr = errors.New("workers did not stop within --shutdown-wait")
+		}
+		return exitErr
 	}
 	log.Info("stopped")
-	return nil
+	return exitErr
+}
+
+// parseSize reads a byte count with an optional K, M, G or T suffix (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	t := strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B")
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 50G or 1048576", s)
+	}
+	return n * mult, nil
 }
 
 func natsWhere(cfg serveConfig) string {
@@ -234,53 +346,87 @@ func natsWhere(cfg serveConfig) string {
 	return "embedded:" + cfg.dataDir
 }
 
-// connectNATS starts the embedded server or connects to the external one,
-// and returns the connection and how to close it.
-func connectNATS(cfg serveConfig, log *slog.Logger, stdout io.Writer) (*nats.Conn, func(), error) {
+// natsConn is the ledger's connection to NATS.
+type natsConn struct {
+	nc *nats.Conn
+	// emb is the embedded server (nil with --nats-url).
+	emb *eventstore.Embedded
+	// lost is closed when the connection is closed for good (not by Close):
+	// the process must then exit, so that a supervisor restarts it, rather
+	// than live on half alive.
+	lost  chan struct{}
+	close func()
+}
+
+// connectNATS starts the embedded server or connects to the external one.
+// The embedded server is started only by the process that holds the data
+// directory's lock (what names that process in the lock file); a second
+// opener is refused at once.
+func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Writer) (*natsConn, error) {
+	c := &natsConn{lost: make(chan struct{})}
+	var closing atomic.Bool
+	onClosed := nats.ClosedHandler(func(*nats.Conn) {
+		if !closing.Load() {
+			log.Error("the connection to NATS is closed for good; exiting")
+			close(c.lost)
+		}
+	})
 	if cfg.natsURL != "" {
-		opts := []nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false)}
+		opts := []nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), onClosed}
 		if cfg.natsCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.natsCreds))
 		}
 		nc, err := nats.Connect(cfg.natsURL, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
+			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
 		}
-		return nc, func() { _ = nc.Drain() }, nil
+		c.nc = nc
+		c.close = func() { closing.Store(true); _ = nc.Drain() }
+		return c, nil
 	}
 	dir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("create data dir: %w", err)
+	lock, err := dirlock.Acquire(dir, what)
+	if err != nil {
+		return nil, err
 	}
 	var subs []eventstore.Subscriber
 	if cfg.subscribers != "" {
 		b, err := os.ReadFile(cfg.subscribers)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--nats-subscribers: %w", err)
+			lock.Release()
+			return nil, fmt.Errorf("--nats-subscribers: %w", err)
 		}
 		if err := json.Unmarshal(b, &subs); err != nil {
-			return nil, nil, fmt.Errorf("--nats-subscribers %s: %w", cfg.subscribers, err)
+			lock.Release()
+			return nil, fmt.Errorf("--nats-subscribers %s: %w", cfg.subscribers, err)
 		}
 	}
-	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, ReaderPassword: cfg.readerPass, Subscribers: subs, Logger: log})
+	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, ReaderPassword: cfg.readerPass,
+		Subscribers: subs, Logger: log, MaxStore: cfg.maxStore, MinFree: cfg.minFree})
 	if err != nil {
-		return nil, nil, err
+		lock.Release()
+		return nil, err
 	}
-	nc, err := emb.Connect("ledger")
+	nc, err := emb.Connect("ledger", onClosed)
 	if err != nil {
 		emb.Shutdown()
-		return nil, nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
+		lock.Release()
+		return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	if u := emb.ClientURL(); u != "" {
 		fmt.Fprintf(stdout, "ledger: NATS clients on %s\n", u)
 	}
-	return nc, func() {
+	c.nc, c.emb = nc, emb
+	c.close = func() {
+		closing.Store(true)
 		_ = nc.Drain()
 		emb.Shutdown()
-	}, nil
+		_ = lock.Release()
+	}
+	return c, nil
 }
 
 // checkSyncAlways asks the cluster's servers for their JetStream settings
@@ -325,9 +471,21 @@ func openAudit(ctx context.Context, nc *nats.Conn, cfg serveConfig, stdout io.Wr
 	if err != nil {
 		return nil, signingKey{}, err
 	}
+	stored, err := cps.All(ctx)
+	if err != nil {
+		return nil, signingKey{}, fmt.Errorf("read the signed checkpoints: %w", err)
+	}
+	if _, err := os.Stat(cfg.keyPath); errors.Is(err, os.ErrNotExist) && len(stored) > 0 {
+		return nil, signingKey{}, fmt.Errorf("the checkpoint signing key %s is missing, but %d checkpoints were signed with it: restore the key from its backup (a new key would sign checkpoints that no one could check against the old ones)", cfg.keyPath, len(stored))
+	}
 	s, vkey, created, err := audit.LoadOrCreateKey(cfg.keyPath, keyName(cfg.source))
 	if err != nil {
 		return nil, signingKey{}, err
+	}
+	if n := len(stored); n > 0 {
+		if _, err := audit.OpenCheckpoint(stored[n-1].Signed, vkey); err != nil {
+			return nil, signingKey{}, fmt.Errorf("the checkpoint signing key %s (public key %s) did not sign the latest checkpoint (size %d): %v; restore the key that did", cfg.keyPath, vkey, stored[n-1].Size, err)
+		}
 	}
 	if created {
 		fmt.Fprintf(stdout, "ledger: created the checkpoint signing key %s (keep it secret; publish the public key)\n", cfg.keyPath)
