@@ -75,13 +75,16 @@ func findLoss(ctx context.Context, store *eventstore.Store, cps *eventstore.Chec
 		return &app.Block{Code: "events-lost", Seq: first, Detail: fmt.Sprintf(
 			"the event store lost %d stored events (%d bytes) when it recovered its files, the first at sequence %d", len(st.Lost.Msgs), st.Lost.Bytes, first)}, nil
 	}
-	if st.NumDeleted > 0 {
-		first := uint64(0)
-		if len(st.Deleted) > 0 {
-			first = slices.Min(st.Deleted)
+	// The stream never deletes: it holds every sequence from 1 to its last.
+	if st.LastSeq > 0 && (st.FirstSeq > 1 || st.Msgs != st.LastSeq) {
+		first := uint64(1)
+		if st.FirstSeq <= 1 {
+			if del := slices.DeleteFunc(slices.Clone(st.Deleted), func(s uint64) bool { return s == 0 }); len(del) > 0 {
+				first = slices.Min(del)
+			}
 		}
 		return &app.Block{Code: "events-missing", Seq: first, Detail: fmt.Sprintf(
-			"%d events are missing from the stream, which never deletes, the first at sequence %d", st.NumDeleted, first)}, nil
+			"%d of the stream's %d events are missing, the first at sequence %d: the stream never deletes", st.LastSeq-st.Msgs, st.LastSeq, first)}, nil
 	}
 	last := st.LastSeq
 	stored, err := cps.All(ctx)

@@ -62,12 +62,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startProcess runs `ledger serve` in a child process on dataDir.
-func startProcess(t *testing.T, dataDir string, extra ...string) *process {
-	t.Helper()
+// serveCommand is `ledger serve` on dataDir as a child process, not started.
+func serveCommand(dataDir string, extra ...string) *exec.Cmd {
 	args, _ := json.Marshal(append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "info"}, extra...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "LEDGER_E2E_ARGS="+string(args))
+	return cmd
+}
+
+// startProcess runs `ledger serve` in a child process on dataDir.
+func startProcess(t *testing.T, dataDir string, extra ...string) *process {
+	t.Helper()
+	cmd := serveCommand(dataDir, extra...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
