@@ -58,6 +58,7 @@ func openLedger(t *testing.T, dir string) *ledgerT {
 
 func (l *ledgerT) close() {
 	if l.nc != nil {
+		l.store.Close()
 		l.nc.Close()
 		l.srv.Shutdown()
 		l.nc = nil

@@ -251,9 +251,11 @@ func TestDeletesAndPurgesAreRefused(t *testing.T) {
 	cfg.Discard = jetstream.DiscardOld
 	if _, err := js.UpdateStream(ctx, cfg); err == nil {
 		// The update went through: Open must put the settings back.
-		if _, err := Open(ctx, h.nc, Config{}); err != nil {
+		again, err := Open(ctx, h.nc, Config{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		again.Close()
 	}
 	info, err := h.store.Info(ctx)
 	if err != nil {
@@ -362,11 +364,22 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 	if _, err := nats.Connect(srv.ClientURL()); err == nil {
 		t.Fatal("connecting without credentials: want an error")
 	}
-	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"))
+	var mu sync.Mutex
+	var asyncErrs []error
+	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		mu.Lock()
+		asyncErrs = append(asyncErrs, err)
+		mu.Unlock()
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rd.Close()
+	violations := func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]error(nil), asyncErrs...)
+	}
 	sub, err := rd.SubscribeSync("ledger.>")
 	if err != nil {
 		t.Fatal(err)
@@ -378,14 +391,18 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 		t.Fatalf("reader's subscription: %v, %v", m, err)
 	}
 	rjs, _ := jetstream.New(rd)
-	if _, err := rjs.Publish(context.Background(), "ledger.330600.330682.P1.project_closed", []byte(`{}`)); err == nil {
+	pctx, pcancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer pcancel()
+	if _, err := rjs.Publish(pctx, "ledger.330600.330682.P1.project_closed", []byte(`{}`)); err == nil {
 		t.Fatal("reader publishing an event: want an error")
 	}
+	expectViolation(t, "reader publishing an event", "ledger.330600.330682.P1.project_closed", violations)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := rjs.DeleteStream(ctx, "LEDGER"); err == nil {
 		t.Fatal("reader deleting the stream: want an error")
 	}
+	expectViolation(t, "reader deleting the stream", "$JS.API.STREAM.DELETE.LEDGER", violations)
 	info, _ := st.Info(context.Background())
 	if info.State.Msgs != 1 {
 		t.Fatalf("stream holds %d messages, want 1", info.State.Msgs)
@@ -575,43 +592,62 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], "ledger.330600.") {
 		t.Fatalf("the city's consumer delivered %v", got)
 	}
-	denied := func(what string, f func(ctx context.Context) error) {
+	violations := func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]error(nil), asyncErrs...)
+	}
+	denied := func(what, subject string, f func(ctx context.Context) error) {
 		t.Helper()
 		c, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		if err := f(c); err == nil {
 			t.Fatalf("%s: allowed, want refused", what)
 		}
+		expectViolation(t, what, subject, violations)
 	}
-	denied("a durable on another city", func(c context.Context) error {
+	denied("a durable on another city", "$JS.API.CONSUMER.CREATE.LEDGER.shaoxing.ledger.330200.>", func(c context.Context) error {
 		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330200.>"})
 		return err
 	})
-	denied("a durable under another name", func(c context.Context) error {
+	denied("a durable under another name", "$JS.API.CONSUMER.CREATE.LEDGER.everything", func(c context.Context) error {
 		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "everything", FilterSubject: "ledger.330600.>"})
 		return err
 	})
-	denied("an unfiltered consumer", func(c context.Context) error {
+	denied("an unfiltered consumer", "$JS.API.CONSUMER.CREATE.LEDGER.shaoxing", func(c context.Context) error {
 		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing"})
 		return err
 	})
-	denied("publishing an event", func(c context.Context) error {
+	denied("publishing an event", "ledger.330600.330682.SX1.project_closed", func(c context.Context) error {
 		_, err := js.Publish(c, "ledger.330600.330682.SX1.project_closed", []byte(`{}`))
 		return err
 	})
-	denied("deleting the stream", func(c context.Context) error { return js.DeleteStream(c, "LEDGER") })
+	denied("deleting the stream", "$JS.API.STREAM.DELETE.LEDGER", func(c context.Context) error { return js.DeleteStream(c, "LEDGER") })
 	if _, err := sx.SubscribeSync("ledger.330200.>"); err == nil {
 		sx.Flush()
-		time.Sleep(200 * time.Millisecond)
-		mu.Lock()
-		n := len(asyncErrs)
-		mu.Unlock()
-		if n == 0 {
-			t.Fatal("subscribing to another city: no permissions violation")
-		}
+		expectViolation(t, "subscribing to another city", "ledger.330200.>", violations)
 	}
 	if info, _ := st.Info(context.Background()); info.State.Msgs != 2 {
 		t.Fatalf("stream holds %d messages, want 2", info.State.Msgs)
+	}
+}
+
+// expectViolation waits until the server has reported a permissions
+// violation naming subject: a refusal by permission, told apart from a
+// timeout or any other error.
+func expectViolation(t *testing.T, what, subject string, errs func() []error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		for _, err := range errs() {
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), subject) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no permissions violation on %q from the server (errors seen: %v)", what, subject, errs())
+		}
+		time.Sleep(wait)
 	}
 }
 

@@ -173,16 +173,21 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 		return nil, err
 	}
 	vctx, cancel := context.WithCancel(context.Background())
-	go func() { _ = views.Run(vctx) }()
+	viewsDone, serveDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(viewsDone); _ = views.Run(vctx) }()
 	log := slog.New(slog.DiscardHandler)
 	api := httpapi.New(httpapi.Config{Commands: app.New(st, nil), Health: st, Views: views, Source: st, Log: log})
 	hs := &http.Server{Handler: api}
-	go func() { _ = hs.Serve(ln) }()
+	go func() { defer close(serveDone); _ = hs.Serve(ln) }()
 	r := &rig{srv: srv, nc: nc, store: st, views: views, base: "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}}
 	r.stop = func() {
 		_ = hs.Close()
+		<-serveDone
 		cancel()
+		<-viewsDone
+		st.Close()
+		r.client.CloseIdleConnections()
 		nc.Close()
 		srv.Shutdown()
 	}

@@ -106,14 +106,23 @@ func TestSSEResumeLosesNothing(t *testing.T) {
 		t.Fatalf("/v1/schemas lists %d types, want 26", len(r.body["types"].([]any)))
 	}
 	// An open feed does not hold up a shutdown.
+	opened := make(chan struct{})
+	feedDone := make(chan struct{})
 	go func() {
+		defer close(feedDone)
 		resp, err := http.Get(l.base + "/v1/events/stream")
-		if err == nil {
-			_, _ = bufio.NewReader(resp.Body).ReadString(0)
-			resp.Body.Close()
+		if err != nil {
+			close(opened)
+			return
 		}
+		rd := bufio.NewReader(resp.Body)
+		_, _ = rd.ReadString('\n') // the feed's first comment: it is open
+		close(opened)
+		_, _ = rd.ReadString(0)
+		resp.Body.Close()
 	}()
-	time.Sleep(200 * time.Millisecond)
+	<-opened
+	defer func() { <-feedDone }()
 	start := time.Now()
 	l.stop()
 	if took := time.Since(start); took > 5*time.Second {

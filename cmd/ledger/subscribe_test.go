@@ -83,13 +83,18 @@ func TestSubscriberKilledAndRestartedGetsEveryEventOnce(t *testing.T) {
 	_ = sub.Wait()
 	runScript(t, l, approvedScript("S4"))
 	sub = subscriber(t, "--nats-url", url, "--durable", "statistics", "--out", out)
-	lines := waitLines(t, out, 28)
-	time.Sleep(300 * time.Millisecond) // anything more would be a duplicate
+	waitLines(t, out, 28)
+	// A last event as a marker: once it is out, anything repeated before it
+	// would be out too.
+	if r := call(t, "POST", l.base+"/v1/projects", registration("S5", "330682"), drc...); r.status != 201 {
+		t.Fatalf("register S5: %d %s", r.status, r.raw)
+	}
+	waitLines(t, out, 29)
 	_ = sub.Process.Signal(syscall.SIGKILL)
 	_ = sub.Wait()
-	lines = readLines(t, out)
-	if len(lines) != 28 {
-		t.Fatalf("%d lines, want the 28 events exactly once", len(lines))
+	lines := readLines(t, out)
+	if len(lines) != 29 || lines[28].Event.Subject != "S5" {
+		t.Fatalf("%d lines, want the 29 events exactly once, S5's last", len(lines))
 	}
 	ids := map[string]bool{}
 	for i, l := range lines {

@@ -90,6 +90,7 @@ func Store(t testing.TB, dir string) *eventstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Close) // before the connection and the server (cleanups run last first)
 	return st
 }
 
