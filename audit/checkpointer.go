@@ -48,7 +48,8 @@ type Checkpointer struct {
 	cfg  CheckpointerConfig
 	tree Tree
 
-	mu      sync.Mutex // guards latest, lastSeq, err
+	signMu  sync.Mutex // serializes sign; held across the store's write, unlike mu
+	mu      sync.Mutex // guards latest, lastSeq, err; held briefly
 	latest  Checkpoint
 	lastSeq uint64 // sequence of latest in the checkpoint stream
 	err     error
@@ -181,21 +182,25 @@ func (c *Checkpointer) stop(err error) error {
 }
 
 // sign signs the tree's current head, after checking that the tree still
-// contains the head signed last, and stores the checkpoint.
+// contains the head signed last, and stores the checkpoint. Readers of
+// Latest are not held up while the checkpoint is written.
 func (c *Checkpointer) sign(ctx context.Context) error {
+	c.signMu.Lock()
+	defer c.signMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	latest, lastSeq := c.latest, c.lastSeq
+	c.mu.Unlock()
 	size := c.tree.Size()
-	if size <= c.latest.Size {
+	if size <= latest.Size {
 		return nil
 	}
-	if c.latest.Size > 0 {
-		old, err := c.tree.Root(c.latest.Size)
+	if latest.Size > 0 {
+		old, err := c.tree.Root(latest.Size)
 		if err != nil {
 			return err
 		}
-		if old != c.latest.Root {
-			return fmt.Errorf("%w: the first %d events hash to %s, checkpoint %d signed %s", ErrRewritten, c.latest.Size, old, c.latest.Size, c.latest.Root)
+		if old != latest.Root {
+			return fmt.Errorf("%w: the first %d events hash to %s, checkpoint %d signed %s", ErrRewritten, latest.Size, old, latest.Size, latest.Root)
 		}
 	}
 	root, err := c.tree.Root(size)
@@ -206,7 +211,7 @@ func (c *Checkpointer) sign(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	seq, err := c.log.Append(ctx, size, cp.Signed, c.lastSeq)
+	seq, err := c.log.Append(ctx, size, cp.Signed, lastSeq)
 	var ce *eventstore.ConflictError
 	if errors.As(err, &ce) {
 		// Another ledger process signed first: take its checkpoint as the latest.
@@ -219,13 +224,17 @@ func (c *Checkpointer) sign(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("checkpoint %d stored by another writer: %w", last.Size, err)
 		}
+		c.mu.Lock()
 		c.latest, c.lastSeq = other, last.Seq
+		c.mu.Unlock()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
 	c.latest, c.lastSeq = cp, seq
+	c.mu.Unlock()
 	c.cfg.Logger.Debug("checkpoint signed", "size", size, "root", root.String())
 	return nil
 }

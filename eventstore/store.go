@@ -455,8 +455,43 @@ type directGet struct {
 	Batch   int    `json:"batch,omitempty"`
 }
 
-// LastSequence returns the stream's last sequence (0 when it is empty).
+// LastSequence returns the stream's last sequence (0 when it is empty). It
+// asks the stream itself (a batched direct get of its first message, which
+// says how many follow) rather than the JetStream API, whose queue can be
+// long while consumers are created; the stream never deletes, so its last
+// sequence is that first message's plus the number after it.
 func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	inbox := s.nc.NewRespInbox()
+	replies := make(chan *nats.Msg, 4)
+	sub, err := s.nc.ChanSubscribe(inbox, replies)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: last sequence: %w", s.cfg.Stream, err)
+	}
+	defer sub.Unsubscribe()
+	req, _ := json.Marshal(directGet{Seq: 1, NextFor: "ledger.>", Batch: 1})
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+s.cfg.Stream, inbox, req); err != nil {
+		return 0, fmt.Errorf("stream %s: last sequence: %w", s.cfg.Stream, err)
+	}
+	select {
+	case m := <-replies:
+		switch m.Header.Get("Status") {
+		case "404":
+			return 0, nil
+		case "":
+			seq, err1 := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+			pending, err2 := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+			if err1 == nil && err2 == nil {
+				return seq + pending, nil
+			}
+		}
+	case <-ctx.Done():
+		return 0, fmt.Errorf("stream %s: last sequence: %w", s.cfg.Stream, ctx.Err())
+	}
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("stream %s info: %w", s.cfg.Stream, err)

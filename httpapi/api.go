@@ -465,6 +465,9 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 		body["status"], code = "degraded", http.StatusServiceUnavailable
 	}
 	body["writes"] = writes
+	a.feedsMu.Lock()
+	body["feeds"] = map[string]any{"open": a.feeds, "max": a.limits.Feeds}
+	a.feedsMu.Unlock()
 	if a.audit != nil {
 		cp, size := a.audit.Latest()
 		ck := map[string]any{"status": "running", "tree_size": size, "latest_checkpoint": cp.Size}

@@ -119,7 +119,7 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		from = max(n, 1)
 	default:
-		seq, err := a.health.LastSequence(r.Context())
+		seq, err := a.source.LastSequence(r.Context())
 		if err != nil {
 			writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
 			return

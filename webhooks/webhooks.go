@@ -78,8 +78,9 @@ type Manager struct {
 	cfg    Config
 	client *http.Client
 
-	mu      sync.Mutex // guards workers
-	workers map[string]*worker
+	mu       sync.Mutex // guards workers, reserved
+	workers  map[string]*worker
+	reserved int // registrations under way, counted against MaxEndpoints
 }
 
 type worker struct {
@@ -163,11 +164,18 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 		return Endpoint{}, fmt.Errorf("%w: the filter is longer than 256 bytes", ErrInvalid)
 	}
 	m.mu.Lock()
-	n := len(m.workers)
-	m.mu.Unlock()
+	n := len(m.workers) + m.reserved
 	if n >= m.cfg.MaxEndpoints {
+		m.mu.Unlock()
 		return Endpoint{}, fmt.Errorf("%w: %d endpoints are registered, the most this ledger keeps; delete one first", ErrLimit, n)
 	}
+	m.reserved++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.reserved--
+		m.mu.Unlock()
+	}()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	ep := Endpoint{ID: "wh-" + hex.EncodeToString(b), URL: rawURL, Secret: secret, Filter: filter, Created: time.Now().UTC()}

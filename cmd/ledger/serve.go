@@ -222,7 +222,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopWorkers()
 		workers.Wait()
 	}()
-	workers.Add(2)
+	watch := httpapi.NewStreamWatch(store)
+	workers.Add(3)
+	go func() {
+		defer workers.Done()
+		watch.Run(wctx)
+	}()
 	go func() {
 		defer workers.Done()
 		_ = views.Run(wctx) // a stop is logged and shown in /healthz
@@ -232,7 +237,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		_ = checkpointer.Run(wctx) // a stop is logged and shown in /healthz
 	}()
 
-	api := httpapi.New(httpapi.Config{Commands: cmds, Health: store, Views: views, Source: store, Log: log,
+	api := httpapi.New(httpapi.Config{Commands: cmds, Health: watch, Views: views, Source: store, Log: log,
 		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits})
 	srv := &http.Server{
 		Handler:           api,
@@ -381,7 +386,7 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
 		}
 		c.nc = nc
-		c.close = func() { closing.Store(true); _ = nc.Drain() }
+		c.close = func() { closing.Store(true); _ = nc.FlushTimeout(2 * time.Second); nc.Close() }
 		return c, nil
 	}
 	dir, err := filepath.Abs(cfg.dataDir)
@@ -421,8 +426,11 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 	}
 	c.nc, c.emb = nc, emb
 	c.close = func() {
+		// Every worker has stopped and every append was acknowledged: the
+		// connection has nothing left to drain.
 		closing.Store(true)
-		_ = nc.Drain()
+		_ = nc.FlushTimeout(2 * time.Second)
+		nc.Close()
 		emb.Shutdown()
 		_ = lock.Release()
 	}
