@@ -1,7 +1,7 @@
 # ledger — make targets. `make test` is the README's test command.
 GO ?= go
 
-.PHONY: build test run lint bench check-domain-imports
+.PHONY: build test run lint bench soak crash check-domain-imports
 
 build:
 	$(GO) build -o bin/ledger ./cmd/ledger
@@ -15,6 +15,17 @@ run:
 # The benchmark is not part of the tests (its smoke mode is): about 4 minutes.
 bench:
 	$(GO) run ./cmd/ledger bench --out bench.json
+
+# The long forms of the reliability drills (the tests run short forms):
+# a 10-minute soak at 200 events/s comparing the process's memory with a fresh
+# one on the same data (heap profiles in soak-heap.pprof and fresh-heap.pprof),
+# and 100 kill -9 cycles under 32 writers.
+soak:
+	$(GO) test ./cmd/ledger -run '^TestSoak$$' -count=1 -v -timeout 30m -soak.duration 10m -soak.out $(CURDIR)
+	$(GO) tool pprof -top -sample_index=inuse_space soak-heap.pprof | head -25
+
+crash:
+	$(GO) test -race ./cmd/ledger -run '^TestCrashCycles$$' -count=1 -v -timeout 60m -crash.cycles 100
 
 lint: check-domain-imports
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

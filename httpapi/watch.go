@@ -8,9 +8,10 @@ import (
 )
 
 // StreamWatch asks the event stream for its last sequence a few times a
-// second, so that /healthz answers from what it last heard — at once, even
-// while the stream's server is too busy to answer quickly — and says the
-// stream is unavailable when it has not answered for a while.
+// second. /healthz asks the stream itself first, briefly, and when the
+// stream's server is too busy to answer that quickly it answers from what
+// the watch last heard; it says the stream is unavailable only when it has
+// not answered for a while.
 type StreamWatch struct {
 	src   Health
 	every time.Duration
@@ -50,9 +51,25 @@ func (w *StreamWatch) Run(ctx context.Context) {
 	}
 }
 
-// LastSequence is the last sequence the stream reported, if it answered
-// within the last few seconds; before the first answer it asks the stream.
+// quick is how long LastSequence waits for the stream before it answers
+// from the watch.
+const quick = 250 * time.Millisecond
+
+// LastSequence is the stream's last sequence as it answers within a
+// quarter of a second, or else as it last reported, if that was within the
+// last few seconds.
 func (w *StreamWatch) LastSequence(ctx context.Context) (uint64, error) {
+	qctx, cancel := context.WithTimeout(ctx, quick)
+	seq, err := w.src.LastSequence(qctx)
+	cancel()
+	if err == nil {
+		w.mu.Lock()
+		if seq >= w.last {
+			w.last, w.at, w.err = seq, time.Now(), nil
+		}
+		w.mu.Unlock()
+		return seq, nil
+	}
 	w.mu.Lock()
 	last, at, err := w.last, w.at, w.err
 	w.mu.Unlock()

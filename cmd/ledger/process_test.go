@@ -52,6 +52,7 @@ var leakOptions = []goleak.Option{
 type process struct {
 	cmd    *exec.Cmd
 	base   string
+	pprof  string // the profiles' base URL, with --pprof
 	stderr *syncBuffer
 }
 
@@ -97,6 +98,9 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "ledger: profiles on "); ok {
+			p.pprof = strings.TrimSuffix(u, "/debug/pprof/")
+		}
 		if u, ok := strings.CutPrefix(sc.Text(), "ledger: listening on "); ok {
 			p.base = u
 			break

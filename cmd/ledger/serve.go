@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +55,7 @@ type serveConfig struct {
 	hookBackoff  time.Duration
 	hookAttempts int
 	hookMax      int
+	pprofAddr    string
 	limits       httpapi.Limits
 	maxStore     int64
 	minFree      int64
@@ -100,6 +102,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	maxStore := fs.String("max-store", env("LEDGER_MAX_STORE", "1T"), "the most the embedded JetStream keeps on disk, e.g. 50G; keep it below the disk's free space so that a full store is refused (507) and recovers at once when room is made (LEDGER_MAX_STORE)")
 	minFree := fs.String("min-free", env("LEDGER_MIN_FREE", "64M"), "refuse writes (507) while the disk under the embedded store has less free space than this; they resume by themselves when room is made (LEDGER_MIN_FREE)")
+	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
@@ -148,6 +151,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen on %s: %w", cfg.httpAddr, err)
 	}
 	defer ln.Close()
+	if cfg.pprofAddr != "" {
+		stopProfiles, err := serveProfiles(cfg.pprofAddr, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
 
 	conn, err := connectNATS(cfg, "ledger serve", log, stdout)
 	if err != nil {
@@ -316,6 +326,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return exitErr
+}
+
+// serveProfiles serves Go's profiles on a loopback address of their own; the
+// returned function stops that server and waits for it.
+func serveProfiles(addr string, stdout io.Writer) (func(), error) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return nil, fmt.Errorf("--pprof %q: want a loopback host:port", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "ledger: profiles on http://%s/debug/pprof/\n", ln.Addr())
+	return func() { _ = srv.Close(); <-done }, nil
 }
 
 // parseSize reads a byte count with an optional K, M, G or T suffix (powers of 1024).
