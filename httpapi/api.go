@@ -123,6 +123,7 @@ type API struct {
 	gate    *app.Gate
 	limits  Limits
 	replays chan struct{} // a token per replay running
+	asOf    *asOfCache
 	feedsMu sync.Mutex    // guards feeds, feedsBy
 	feeds   int
 	feedsBy map[string]int // open feeds by client address
@@ -142,6 +143,7 @@ func New(cfg Config) *API {
 		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}}
 	a.limits.defaults()
 	a.replays = make(chan struct{}, a.limits.Replays)
+	a.asOf = newAsOfCache(4)
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
 	}

@@ -31,6 +31,8 @@ type Problem struct {
 	retryAfter int // seconds; sent as Retry-After when set
 }
 
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
 // CodeStorageFull is the problem code of a write refused because the store is full.
 const CodeStorageFull = "storage-full"
 

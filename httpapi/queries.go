@@ -84,25 +84,44 @@ func (a *API) model(w http.ResponseWriter, r *http.Request, q readQuery, filter 
 		a.views.Read(read)
 		return true
 	}
-	// A replay reads the stream from its start: a few at a time, the rest
-	// refused at once rather than queued behind them.
+	var err error
+	if q.atSeq == 0 && filter == "" {
+		// As of a date: from the cached replay of that date, brought up to now.
+		err = a.asOf.read(r.Context(), a.source, q.asOf, a.replaying, read)
+	} else {
+		err = a.replaying(func() error {
+			m, err := projections.Replay(r.Context(), a.source, projections.ReplayOptions{Until: q.atSeq, AsOf: q.asOf, Filter: filter})
+			if err == nil {
+				read(m)
+			}
+			return err
+		})
+	}
+	var busy *Problem
+	switch {
+	case errors.As(err, &busy):
+		writeProblem(w, r, busy)
+		return false
+	case err != nil:
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return false
+	}
+	return true
+}
+
+// replaying runs a replay of the stream — a few at a time; one more is
+// refused at once (a *Problem) rather than queued behind them.
+func (a *API) replaying(f func() error) error {
 	select {
 	case a.replays <- struct{}{}:
 		defer func() { <-a.replays }()
+		return f()
 	default:
 		p := newProblem(http.StatusServiceUnavailable, "busy-replaying",
 			fmt.Sprintf("%d as-of or at-seq queries are replaying the stream already; retry shortly, or ask for the present", cap(a.replays)))
 		p.retryAfter = 2
-		writeProblem(w, r, p)
-		return false
+		return p
 	}
-	m, err := projections.Replay(r.Context(), a.source, projections.ReplayOptions{Until: q.atSeq, AsOf: q.asOf, Filter: filter})
-	if err != nil {
-		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
-		return false
-	}
-	read(m)
-	return true
 }
 
 func filterOf(v url.Values) (projections.Filter, *Problem) {

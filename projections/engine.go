@@ -400,19 +400,29 @@ type ReplayOptions struct {
 // model's Applied is the position it reflects: Until, or the stream's last
 // sequence when Until is 0 or beyond it.
 func Replay(ctx context.Context, src Source, o ReplayOptions) (*Model, error) {
+	m := NewModel()
+	if err := Continue(ctx, src, m, o); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Continue folds into m, a model replayed with the same AsOf and Filter up
+// to m.Applied, the events after it, up to o.Until (0: the last stored now).
+// The result is what Replay would give with those options.
+func Continue(ctx context.Context, src Source, m *Model, o ReplayOptions) error {
 	last, err := src.LastSequence(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	until := o.Until
 	if until == 0 || until > last {
 		until = last
 	}
-	m := NewModel()
-	if until == 0 {
-		return m, nil
+	if until <= m.Applied {
+		return nil
 	}
-	err = src.Read(ctx, eventstore.ReadOptions{From: 1, Until: until, Filter: o.Filter}, func(s eventstore.Stored) error {
+	err = src.Read(ctx, eventstore.ReadOptions{From: m.Applied + 1, Until: until, Filter: o.Filter}, func(s eventstore.Stored) error {
 		if !o.AsOf.IsZero() && s.Envelope.Time.After(o.AsOf) {
 			m.Applied = s.Seq
 			return nil
@@ -420,8 +430,8 @@ func Replay(ctx context.Context, src Source, o ReplayOptions) (*Model, error) {
 		return m.Apply(s)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.Applied = until
-	return m, nil
+	return nil
 }
