@@ -124,7 +124,7 @@ type API struct {
 	limits  Limits
 	replays chan struct{} // a token per replay running
 	asOf    *asOfCache
-	feedsMu sync.Mutex    // guards feeds, feedsBy
+	feedsMu sync.Mutex // guards feeds, feedsBy
 	feeds   int
 	feedsBy map[string]int // open feeds by client address
 }
