@@ -2,6 +2,7 @@ package app
 
 import (
 	"container/list"
+	"crypto/sha256"
 	"sync"
 
 	"github.com/zjfund/ledger/domain"
@@ -20,23 +21,38 @@ type aggregate struct {
 	last   uint64 // stream sequence of the project's last event
 	prev   string // its hash
 	events int    // events folded, for the size estimate
-	// keys are the events each idempotency key recorded, by actor and key:
-	// what a replayed answer names, not the events themselves.
-	keys map[string][]eventRef
+	// keys are, for each idempotency key (by actor and key, hashed), the
+	// request it was recorded for and where its events are: 40 bytes a key,
+	// whatever the events; a replayed answer reads the events back.
+	keys map[[16]byte]keyRef
 }
 
-// eventRef is what an answer to a replayed request says of an event.
-type eventRef struct {
-	seq                       uint64
-	subject, id, typ, hash, d string // d: the request digest
+// keyRef is what a project remembers of an idempotency key: the digest of
+// its request, and the stream sequences of its events.
+type keyRef struct {
+	digest [16]byte
+	first  uint64
+	n      uint32
 }
 
-func (r eventRef) stored() eventstore.Stored {
-	return eventstore.Stored{Seq: r.seq, Subject: r.subject,
-		Envelope: &eventstore.Envelope{ID: r.id, Type: r.typ, Hash: r.hash, RequestDigest: r.d}}
+func idemKey(actor, key string) [16]byte {
+	sum := sha256.Sum256([]byte(actor + "\x00" + key))
+	return [16]byte(sum[:16])
 }
 
-func idemKey(actor, key string) string { return actor + "\x00" + key }
+func digestOf(d string) [16]byte {
+	sum := sha256.Sum256([]byte(d))
+	return [16]byte(sum[:16])
+}
+
+// actorKey is who an idempotency key belongs to: the authenticated user's
+// id, or, on events recorded before the ledger authenticated, the actor's name.
+func actorKey(name, id string) string {
+	if id != "" {
+		return "id:" + id
+	}
+	return name
+}
 
 // load rebuilds the aggregate from the project's stored history.
 func (a *aggregate) load(id domain.ProjectID, hist []eventstore.Stored) error {
@@ -58,11 +74,15 @@ func (a *aggregate) record(s eventstore.Stored) {
 	a.events++
 	if k := s.Envelope.IdempotencyKey; k != "" {
 		if a.keys == nil {
-			a.keys = map[string][]eventRef{}
+			a.keys = map[[16]byte]keyRef{}
 		}
-		ik := idemKey(s.Envelope.Actor, k)
-		a.keys[ik] = append(a.keys[ik], eventRef{seq: s.Seq, subject: s.Subject, id: s.Envelope.ID, typ: s.Envelope.Type,
-			hash: s.Envelope.Hash, d: s.Envelope.RequestDigest})
+		ik := idemKey(actorKey(s.Envelope.Actor, s.Envelope.ActorID), k)
+		if r, ok := a.keys[ik]; ok {
+			r.n++
+			a.keys[ik] = r
+		} else {
+			a.keys[ik] = keyRef{digest: digestOf(s.Envelope.RequestDigest), first: s.Seq, n: 1}
+		}
 	}
 }
 
@@ -70,11 +90,7 @@ func (a *aggregate) record(s eventstore.Stored) {
 // grows with its changes, inspections and tranches), and each idempotency
 // key's references.
 func (a *aggregate) size() int64 {
-	n := int64(2048 + 96*a.events)
-	for k, refs := range a.keys {
-		n += int64(len(k)) + 64 + int64(len(refs))*(48+64+36+40+64+64)
-	}
-	return n
+	return int64(2048 + 96*a.events + 64*len(a.keys))
 }
 
 // cache keeps the aggregates of the most recently used projects, within a

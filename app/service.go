@@ -74,6 +74,12 @@ type Request struct {
 	RequestDigest  string
 	CorrelationID  string
 	CausationID    string
+	// Scope, when set, says whether the actor may act on a project in city
+	// and county owned by an organisation that has borne the names owners
+	// (at application, and after each approved rename); its error (a
+	// *domain.Error of kind KindForbidden) refuses the command before
+	// anything is decided.
+	Scope func(city, county domain.DivisionCode, owners []string) error
 }
 
 // Result is what a command recorded.
@@ -112,7 +118,7 @@ var idempotencyNS = uuid.MustParse("6f1c2a55-3d0e-4b7e-9a4f-2f8d7c1e0b9a")
 // same project), a new UUIDv7 otherwise.
 func RegistrationID(actor domain.Actor, key string) domain.ProjectID {
 	if key != "" {
-		return domain.ProjectID(uuid.NewSHA1(idempotencyNS, []byte("register\x00"+actor.Name+"\x00"+key)).String())
+		return domain.ProjectID(uuid.NewSHA1(idempotencyNS, []byte("register\x00"+actorKey(actor.Name, actor.ID)+"\x00"+key)).String())
 	}
 	return domain.ProjectID(uuid.Must(uuid.NewV7()).String())
 }
@@ -161,15 +167,33 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 			}
 		}
 		if req.IdempotencyKey != "" {
-			if found := agg.keys[idemKey(req.Actor.Name, req.IdempotencyKey)]; len(found) > 0 {
-				if found[0].d != req.RequestDigest {
+			if found, ok := agg.keys[idemKey(actorKey(req.Actor.Name, req.Actor.ID), req.IdempotencyKey)]; ok {
+				if found.digest != digestOf(req.RequestDigest) {
 					return Result{}, fmt.Errorf("project %s, key %q: %w", id, req.IdempotencyKey, ErrIdempotencyKeyReused)
 				}
-				evs := make([]eventstore.Stored, len(found))
-				for i, f := range found {
-					evs[i] = f.stored()
+				evs, err := s.replayed(ctx, id, found)
+				if err != nil {
+					return Result{}, err
 				}
 				return Result{Project: id, Events: evs, Version: agg.last, Replayed: true}, nil
+			}
+		}
+		if req.Scope != nil {
+			city, county := agg.p.Region()
+			v := agg.p.View()
+			owners := []string{v.OwnerAtApplication}
+			for _, ch := range v.Changes {
+				if ch.Kind == domain.ChangeOwnerRename && ch.State == "approved" {
+					owners = append(owners, ch.NewOwner)
+				}
+			}
+			if reg, ok := req.Command.(*domain.RegisterProject); ok && !agg.p.Exists() {
+				city, county, owners = reg.City, reg.County, []string{reg.Owner}
+			}
+			if agg.p.Exists() || req.Command.CommandName() == "register" {
+				if err := req.Scope(city, county, owners); err != nil {
+					return Result{}, err
+				}
 			}
 		}
 		if req.IfMatch != nil && *req.IfMatch != agg.last {
@@ -233,6 +257,24 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	return Result{}, fmt.Errorf("run %s on project %s: %w", req.Command.CommandName(), id, ErrBusy)
 }
 
+// replayed reads back the events an idempotency key recorded.
+func (s *Service) replayed(ctx context.Context, id domain.ProjectID, k keyRef) ([]eventstore.Stored, error) {
+	hist, err := s.store.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []eventstore.Stored
+	for _, h := range hist {
+		if h.Seq >= k.first && len(out) < int(k.n) {
+			out = append(out, h)
+		}
+	}
+	if len(out) != int(k.n) {
+		return nil, fmt.Errorf("project %s: the %d events of a replayed request are not all on the stream from sequence %d", id, k.n, k.first)
+	}
+	return out, nil
+}
+
 // eventID is a new UUIDv7, or, with an idempotency key, a UUID derived from
 // the key, the actor, the project and the event's place in the command, so
 // that a retried publish carries the same Nats-Msg-Id.
@@ -240,7 +282,7 @@ func eventID(req Request, id domain.ProjectID, i int) string {
 	if req.IdempotencyKey == "" {
 		return uuid.Must(uuid.NewV7()).String()
 	}
-	return uuid.NewSHA1(idempotencyNS, []byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", req.Actor.Name, id, req.IdempotencyKey, i))).String()
+	return uuid.NewSHA1(idempotencyNS, []byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", actorKey(req.Actor.Name, req.Actor.ID), id, req.IdempotencyKey, i))).String()
 }
 
 // Fold decodes a project's stored history and folds it into the aggregate.

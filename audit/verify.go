@@ -183,7 +183,7 @@ func (v *verifier) reproduce(ps *projectState, final bool) error {
 		for i, pe := range ps.pending {
 			evs[i] = pe.ev
 		}
-		actor := domain.Actor{Name: first.env.Actor, Role: domain.Role(first.env.ActorRole)}
+		actor := domain.Actor{Name: first.env.Actor, Role: domain.Role(first.env.ActorRole), ID: first.env.ActorID, Org: first.env.ActorOrg}
 		n, err := ps.p.Reproduce(evs, actor, first.env.Time, first.env.RecordedTime)
 		if errors.Is(err, domain.ErrIncomplete) && !final {
 			return nil

@@ -27,7 +27,10 @@ type Stats struct {
 // parallel (workers), each project's steps in order. progress, when not nil,
 // is called after each command with the count done and the total, by one
 // worker at a time.
-func Apply(ctx context.Context, client *http.Client, base string, d *Dataset, workers int, progress func(done, total int)) (Stats, error) {
+//
+// token returns the bearer token of the user who records a step (the user
+// UserID names); nil sends none (a ledger without authentication).
+func Apply(ctx context.Context, client *http.Client, base string, d *Dataset, workers int, token func(Step) string, progress func(done, total int)) (Stats, error) {
 	base = strings.TrimRight(base, "/")
 	total := 0
 	for _, p := range d.Projects {
@@ -46,7 +49,7 @@ func Apply(ctx context.Context, client *http.Client, base string, d *Dataset, wo
 			defer wg.Done()
 			for p := range jobs {
 				for i, s := range p.Steps {
-					rep, err := post(ctx, client, base, p.ID, i, s)
+					rep, err := post(ctx, client, base, p.ID, i, s, token)
 					if err != nil {
 						errs <- err
 						cancel()
@@ -87,7 +90,7 @@ feed:
 }
 
 // post sends one step and reports whether the ledger replayed an earlier result.
-func post(ctx context.Context, client *http.Client, base, id string, i int, s Step) (bool, error) {
+func post(ctx context.Context, client *http.Client, base, id string, i int, s Step, token func(Step) string) (bool, error) {
 	body, err := json.Marshal(s.Body)
 	if err != nil {
 		return false, err
@@ -97,7 +100,11 @@ func post(ctx context.Context, client *http.Client, base, id string, i int, s St
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Ledger-Actor", url.PathEscape(s.Actor))
+	if token != nil {
+		req.Header.Set("Authorization", "Bearer "+token(s))
+	} else {
+		req.Header.Set("Ledger-Actor", url.PathEscape(s.Actor))
+	}
 	req.Header.Set("Ledger-Role", string(s.Role))
 	req.Header.Set("Idempotency-Key", fmt.Sprintf(`"demo:%s:%d"`, id, i))
 	resp, err := client.Do(req)

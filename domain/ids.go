@@ -90,4 +90,9 @@ func (r Role) Valid() bool {
 type Actor struct {
 	Name string
 	Role Role
+	// ID and Org identify an authenticated user (its id in the ledger's
+	// user directory, its organisation); empty on events recorded before
+	// the ledger authenticated, whose actor is the name a caller gave.
+	ID  string
+	Org string
 }

@@ -20,7 +20,8 @@ const TypePrefix = "ledger.project."
 // by this struct; the stored bytes are what is hashed, never a re-encoding.
 //
 // Extension attributes: actor and actorrole (who recorded the step, in which
-// role), recordedtime (server clock when it was recorded; "time" is when it
+// role), actorid and actororg (the authenticated user's id and organisation;
+// absent on events recorded before the ledger authenticated), recordedtime (server clock when it was recorded; "time" is when it
 // took effect), correlationid and causationid, idempotencykey and
 // requestdigest (the HTTP request it came from, when one was given), prevhash
 // (the hash of the project's previous event, "" for its first) and hash.
@@ -35,6 +36,8 @@ type Envelope struct {
 	RecordedTime    time.Time       `json:"recordedtime"`
 	Actor           string          `json:"actor"`
 	ActorRole       string          `json:"actorrole"`
+	ActorID         string          `json:"actorid,omitempty"`
+	ActorOrg        string          `json:"actororg,omitempty"`
 	CorrelationID   string          `json:"correlationid"`
 	CausationID     string          `json:"causationid,omitempty"`
 	IdempotencyKey  string          `json:"idempotencykey,omitempty"`

@@ -255,7 +255,7 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 		env := &Envelope{
 			SpecVersion: "1.0", ID: d.ID, Source: s.cfg.Source, Type: TypePrefix + d.Event.EventType(),
 			Subject: string(req.Project), Time: d.Time, DataContentType: "application/json",
-			RecordedTime: req.Recorded, Actor: d.Actor.Name, ActorRole: string(d.Actor.Role),
+			RecordedTime: req.Recorded, Actor: d.Actor.Name, ActorRole: string(d.Actor.Role), ActorID: d.Actor.ID, ActorOrg: d.Actor.Org,
 			CorrelationID: d.CorrelationID, CausationID: d.CausationID, IdempotencyKey: d.IdempotencyKey,
 			RequestDigest: d.RequestDigest, PrevHash: prev, Data: data,
 		}

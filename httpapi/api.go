@@ -28,6 +28,7 @@ import (
 	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/identity"
 	"github.com/zjfund/ledger/projections"
 	"github.com/zjfund/ledger/webhooks"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	Gate *app.Gate
 	// Limits bound what clients may hold open at once.
 	Limits Limits
+	// Auth authenticates every request but /healthz and /openapi.json; nil
+	// runs the API without authentication (an in-process benchmark), taking
+	// the actor from the Ledger-Actor header.
+	Auth Authenticator
+	// Users is the user directory the users routes manage (admins only).
+	Users *identity.Directory
 }
 
 // Limits bound the work clients can make the ledger do at once. A request
@@ -121,6 +128,8 @@ type API struct {
 	stopOnce  sync.Once
 
 	gate    *app.Gate
+	auth    Authenticator
+	users   *identity.Directory
 	limits  Limits
 	replays chan struct{} // a token per replay running
 	asOf    *asOfCache
@@ -140,7 +149,7 @@ func New(cfg Config) *API {
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
 		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{}),
-		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}}
+		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}, auth: cfg.Auth, users: cfg.Users}
 	a.limits.defaults()
 	a.replays = make(chan struct{}, a.limits.Replays)
 	a.asOf = newAsOfCache(4)
@@ -166,6 +175,16 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/webhooks", a.needs(hooks, "webhooks", a.listWebhooks))
 	a.handle("GET /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.getWebhook))
 	a.handle("DELETE /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.deleteWebhook))
+	users := cfg.Users != nil
+	a.handle("GET /v1/me", a.getMe)
+	a.handle("POST /v1/users", a.needs(users, "users", a.addUser))
+	a.handle("GET /v1/users", a.needs(users, "users", a.listUsers))
+	a.handle("GET /v1/users/{user}", a.needs(users, "users", a.getUser))
+	a.handle("POST /v1/users/{user}/disable", a.needs(users, "users", a.setDisabled(true)))
+	a.handle("POST /v1/users/{user}/enable", a.needs(users, "users", a.setDisabled(false)))
+	a.handle("POST /v1/users/{user}/tokens", a.needs(users, "users", a.issueToken))
+	a.handle("GET /v1/users/{user}/tokens", a.needs(users, "users", a.listTokens))
+	a.handle("DELETE /v1/users/{user}/tokens/{token}", a.needs(users, "users", a.revokeToken))
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -200,9 +219,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(HeaderRequestID, reqID)
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	a.mux.ServeHTTP(sw, r)
+	if r2, ok := a.authenticate(sw, r); ok {
+		r = r2
+		a.mux.ServeHTTP(sw, r)
+	}
+	who := r.Header.Get(HeaderActor)
+	if u := userOf(r); u != nil {
+		who = u.ID
+	}
 	a.log.Info("http", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-		"actor", r.Header.Get(HeaderActor), "role", r.Header.Get(HeaderRole), "ms", time.Since(start).Milliseconds())
+		"user", who, "role", r.Header.Get(HeaderRole), "ms", time.Since(start).Milliseconds())
 }
 
 type statusWriter struct {
@@ -245,10 +271,11 @@ func (a *API) command(rt commandRoute) http.HandlerFunc {
 			return
 		}
 		var p *Problem
-		if req.Actor, p = actor(r); p != nil {
+		if req.Actor, p = a.commandActor(r); p != nil {
 			writeProblem(w, r, p)
 			return
 		}
+		req.Scope = scopeOf(userOf(r), req.Actor.Role)
 		if req.IfMatch, p = ifMatch(r); p != nil {
 			writeProblem(w, r, p)
 			return
@@ -431,6 +458,9 @@ type historyResponse struct {
 func (a *API) getEvents(w http.ResponseWriter, r *http.Request) {
 	id := domain.ProjectID(r.PathValue("id"))
 	hist, err := a.cmds.History(r.Context(), id)
+	if err == nil && !historyVisible(r, id, hist) {
+		err = &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeNotFound, Project: id, Msg: "no such project in your scope"}
+	}
 	if err != nil {
 		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
 		return

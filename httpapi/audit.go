@@ -31,6 +31,9 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hist, err := a.cmds.History(r.Context(), id)
+	if err == nil && !historyVisible(r, id, hist) {
+		err = &domain.Error{Kind: domain.KindNotFound, Code: domain.CodeNotFound, Project: id, Msg: "no such project in your scope"}
+	}
 	if err != nil {
 		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
 		return

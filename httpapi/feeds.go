@@ -15,6 +15,7 @@ import (
 
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/projections"
 	"github.com/zjfund/ledger/webhooks"
 )
 
@@ -45,6 +46,8 @@ func EventSchema(typ string) (map[string]any, bool) {
 			"type": map[string]any{"const": eventstore.TypePrefix + typ}, "subject": map[string]any{"type": "string", "description": "the project id"},
 			"time": dt, "datacontenttype": map[string]any{"const": "application/json"}, "recordedtime": dt,
 			"actor": str, "actorrole": map[string]any{"type": "string", "enum": domain.Roles},
+			"actorid": map[string]any{"type": "string", "description": "the authenticated user's id (absent on events recorded before the ledger authenticated)"},
+			"actororg": map[string]any{"type": "string", "description": "the authenticated user's organisation"},
 			"correlationid": str, "causationid": str, "idempotencykey": str, "requestdigest": str,
 			"prevhash": map[string]any{"type": "string", "pattern": "^([0-9a-f]{64})?$"}, "hash": hash,
 			"data": data,
@@ -85,15 +88,66 @@ func (a *API) getSchema(w http.ResponseWriter, r *http.Request) {
 }
 
 // feedFilter builds the subject filter of a feed from the request's city,
-// county, project and type (an event name such as funds_disbursed).
-func feedFilter(r *http.Request) (string, *Problem) { return subjectFilter(r.URL.Query()) }
+// county, project and type (an event name such as funds_disbursed), within
+// what the user may read.
+func (a *API) feedFilter(r *http.Request) (string, *Problem) {
+	v := r.URL.Query()
+	if p := a.scopeFeed(r, v); p != nil {
+		return "", p
+	}
+	return subjectFilter(v)
+}
+
+// scopeFeed narrows a feed's parameters to the user's region; an owner's
+// feed is one project of their organisation's.
+func (a *API) scopeFeed(r *http.Request, v url.Values) *Problem {
+	u := userOf(r)
+	if u == nil || (u.SeesAll() && !onlyOwner(u)) {
+		return nil
+	}
+	if onlyOwner(u) {
+		id := v.Get("project")
+		visible := false
+		if domain.ProjectID(id).Validate("project") == nil {
+			a.views.Read(func(m *projections.Model) {
+				if p := m.Projects[id]; p != nil {
+					visible = mayRead(u, p.City, p.County, p.Owner)
+				}
+			})
+		}
+		if !visible {
+			p := forbidden("out-of-scope", "an owner's feed is one of their organisation's projects: give ?project=")
+			p.Field = "project"
+			return p
+		}
+		return nil
+	}
+	f := projections.Filter{City: v.Get("city"), County: v.Get("county")}
+	for _, d := range []struct{ name, v string }{{"city", f.City}, {"county", f.County}} {
+		if d.v != "" {
+			if p := checkDivision(d.name, d.v); p != nil {
+				return p
+			}
+		}
+	}
+	if p := scopeFilter(u, &f); p != nil {
+		return p
+	}
+	if f.County != "" {
+		v.Set("county", f.County)
+		v.Del("city")
+	} else {
+		v.Set("city", f.City)
+	}
+	return nil
+}
 
 // streamEvents is a Server-Sent Events feed of the stored events matching
 // the filter: each event's id is its stream sequence, its data the CloudEvent
 // exactly as stored. A client resumes after a drop with Last-Event-ID (or
 // ?from_seq); without either it gets the events stored from now on.
 func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
-	filter, p := feedFilter(r)
+	filter, p := a.feedFilter(r)
 	if p != nil {
 		writeProblem(w, r, p)
 		return
@@ -225,6 +279,9 @@ type webhookRequest struct {
 }
 
 func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
 	body, p := readBody(w, r)
 	if p != nil {
 		writeProblem(w, r, p)
@@ -269,10 +326,16 @@ type webhookList struct {
 }
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
 	writeJSON(w, http.StatusOK, webhookList{Webhooks: a.webhooks.List()})
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
 	st, err := a.webhooks.Status(r.PathValue("id"))
 	if err != nil {
 		writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-webhook", err.Error()))
@@ -282,6 +345,9 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
 	if err := a.webhooks.Delete(r.Context(), r.PathValue("id")); err != nil {
 		if errors.Is(err, webhooks.ErrNotFound) {
 			writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-webhook", err.Error()))

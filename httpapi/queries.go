@@ -169,6 +169,9 @@ func parseFiltered(w http.ResponseWriter, r *http.Request) (readQuery, projectio
 		return q, projections.Filter{}, false
 	}
 	f, p := filterOf(r.URL.Query())
+	if p == nil {
+		p = scopeFilter(userOf(r), &f)
+	}
 	if p != nil {
 		writeProblem(w, r, p)
 		return q, f, false
@@ -233,6 +236,9 @@ func (a *API) getProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Position, 10))
+	if out.ID != "" && !mayRead(userOf(r), out.City, out.County, out.Owner) {
+		out.ID = ""
+	}
 	if out.ID == "" {
 		what := "no such project"
 		if q.historical() {

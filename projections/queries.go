@@ -173,6 +173,7 @@ type Filter struct {
 	Status                            domain.Status
 	Year, YearFrom, YearTo            int    // the programme year, exactly or within a range
 	Owner, Name                       string // substrings
+	OwnerExact                        string // the owner, exactly: what an owner's queries are narrowed to
 }
 
 // Match reports whether p passes the filter.
@@ -181,7 +182,7 @@ func (f Filter) Match(p *Project) bool {
 		(f.Category != "" && p.Category != f.Category) || (f.Status != "" && p.Status != f.Status) ||
 		(f.Year != 0 && p.Year() != f.Year) || (f.YearFrom != 0 && p.Year() < f.YearFrom) || (f.YearTo != 0 && p.Year() > f.YearTo) ||
 		(f.Owner != "" && !strings.Contains(p.Owner, f.Owner)) ||
-		(f.Name != "" && !strings.Contains(p.Name, f.Name)) {
+		(f.Name != "" && !strings.Contains(p.Name, f.Name)) || (f.OwnerExact != "" && p.Owner != f.OwnerExact) {
 		return false
 	}
 	if f.Programme != "" {

@@ -18,12 +18,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,6 +69,11 @@ type Config struct {
 	// MaxEndpoints bounds the endpoints (default 100): each holds a durable
 	// consumer on the stream.
 	MaxEndpoints int
+	// AllowPrivate lets endpoints be on loopback, private, link-local and
+	// other internal addresses; by default they are refused, at
+	// registration and again at each connection (so that a name that
+	// resolves elsewhere later is caught).
+	AllowPrivate bool
 	Logger       *slog.Logger
 }
 
@@ -122,7 +129,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhooks bucket: %w", err)
 	}
-	m := &Manager{js: js, stream: stream, kv: kv, cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, workers: map[string]*worker{}}
+	m := &Manager{js: js, stream: stream, kv: kv, cfg: cfg, client: newClient(cfg), workers: map[string]*worker{}}
 	keys, err := kv.ListKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -155,7 +162,18 @@ var ErrLimit = errors.New("too many webhooks")
 func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, from uint64) (Endpoint, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Endpoint{}, fmt.Errorf("%w: url %q is not an http(s) URL", ErrInvalid, rawURL)
+		return Endpoint{}, fmt.Errorf("%w: url %q is not an http(s) URL", ErrInvalid, MaskURL(rawURL))
+	}
+	if !m.cfg.AllowPrivate {
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, u.Hostname())
+		if err != nil {
+			return Endpoint{}, fmt.Errorf("%w: url host %q does not resolve: %v", ErrInvalid, u.Hostname(), err)
+		}
+		for _, ip := range ips {
+			if why := internal(ip.IP); why != "" {
+				return Endpoint{}, fmt.Errorf("%w: url host %q is %s (%s); webhooks go to public addresses unless the operator allows internal ones (--webhook-allow-private)", ErrInvalid, u.Hostname(), ip.IP, why)
+			}
+		}
 	}
 	if len(secret) < 16 || len(secret) > 256 {
 		return Endpoint{}, fmt.Errorf("%w: the secret must be 16 to 256 characters", ErrInvalid)
@@ -225,6 +243,7 @@ func (m *Manager) Status(id string) (Status, error) {
 	defer w.mu.Unlock()
 	st := w.st
 	st.Secret = ""
+	st.URL = MaskURL(st.URL)
 	st.DeadLetters = append([]DeadLetter{}, w.st.DeadLetters...)
 	return st, nil
 }
@@ -243,6 +262,77 @@ func (m *Manager) List() []Status {
 		if st, err := m.Status(id); err == nil {
 			out = append(out, st)
 		}
+	}
+	return out
+}
+
+// internal says why ip is not a public address ("" when it is).
+func internal(ip net.IP) string {
+	switch {
+	case ip.IsLoopback():
+		return "a loopback address"
+	case ip.Equal(net.IPv4(169, 254, 169, 254)) || ip.Equal(net.ParseIP("fd00:ec2::254")):
+		return "a cloud metadata address"
+	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast():
+		return "a link-local address"
+	case ip.IsPrivate():
+		return "a private address"
+	case ip.IsUnspecified():
+		return "the unspecified address"
+	case ip.IsMulticast():
+		return "a multicast address"
+	}
+	if v4 := ip.To4(); v4 != nil && (v4[0] == 100 && v4[1]&0xc0 == 64 || v4[0] == 0) {
+		return "a shared or reserved address"
+	}
+	return ""
+}
+
+// newClient is the delivery client: no redirects followed, and unless
+// internal addresses are allowed, every connection checked again where it
+// goes.
+func newClient(cfg Config) *http.Client {
+	d := &net.Dialer{Timeout: cfg.Timeout}
+	if !cfg.AllowPrivate {
+		d.Control = func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if why := internal(net.ParseIP(host)); why != "" {
+				return fmt.Errorf("refused to connect to %s: %s", host, why)
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Timeout:   cfg.Timeout,
+		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect is a failed delivery, not followed
+		},
+	}
+}
+
+// MaskURL hides what a URL may carry of secrets: its user information and
+// its query's values.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	out := u.Scheme + "://"
+	if u.User != nil {
+		out += "***@"
+	}
+	out += u.Host + u.EscapedPath()
+	if u.RawQuery != "" {
+		keys := make([]string, 0)
+		for k := range u.Query() {
+			keys = append(keys, url.QueryEscape(k)+"=***")
+		}
+		sort.Strings(keys)
+		out += "?" + strings.Join(keys, "&")
 	}
 	return out
 }
@@ -352,12 +442,16 @@ func (m *Manager) deliver(ctx context.Context, ep Endpoint, msg jetstream.Msg, s
 	req.Header.Set("Ledger-Webhook", ep.ID)
 	resp, err := m.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("POST %s: %v", MaskURL(ep.URL), ue.Err)
+		}
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s", ep.URL, resp.Status)
+		return fmt.Errorf("%s answered %s", MaskURL(ep.URL), resp.Status)
 	}
 	return nil
 }

@@ -325,7 +325,7 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 func replayCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", envOr(getenv, "LEDGER_URL", "http://127.0.0.1:8080"), "the ledger's HTTP API (LEDGER_URL)")
+	c := registerAPI(fs, getenv)
 	project := fs.String("project", "", "the project whose timeline to replay; without it, the portfolio summary")
 	asOf := fs.String("as-of", "", "as of this effective date (YYYY-MM-DD) or RFC 3339 time")
 	atSeq := fs.String("at-seq", "", "as of this stream position")
@@ -346,7 +346,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	} else {
 		q.Set("group_by", *groupBy)
 	}
-	body, err := getJSON(ctx, strings.TrimRight(*base, "/")+path+"?"+q.Encode())
+	body, _, err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
@@ -374,24 +374,4 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 			e.Seq, e.Effective.Format("2006-01-02"), e.Recorded.Format(time.RFC3339), e.Actor, e.Role, e.Change, e.Disbursed, e.Refunded)
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
-	}
-	return body, nil
 }

@@ -14,39 +14,62 @@ import (
 	"github.com/zjfund/ledger/demo"
 )
 
-// loadDemo posts the demo dataset to the ledger at base, printing a counter
-// to out while it loads.
-func loadDemo(ctx context.Context, base string, out io.Writer) (demo.Stats, error) {
+// loadDemo posts the demo dataset to the ledger that c reaches, printing a
+// counter to out while it loads. c acts as an admin: it creates the users
+// who record the dataset (once; they stay, so that their steps keep an
+// author) and a short-lived token for each, and each step is then recorded
+// by its own user.
+func loadDemo(ctx context.Context, c *apiClient, out io.Writer) (demo.Stats, error) {
 	d, err := demo.Load()
 	if err != nil {
 		return demo.Stats{}, err
 	}
 	start := time.Now()
-	last := time.Time{}
-	st, err := demo.Apply(ctx, &http.Client{Timeout: 30 * time.Second}, base, d, 4, func(done, total int) {
-		if time.Since(last) > 500*time.Millisecond || done == total {
-			last = time.Now()
-			fmt.Fprintf(out, "\rloading demo data: %d/%d commands (%d%%)", done, total, done*100/total)
+	tokens := map[string]string{}
+	for _, u := range d.Users() {
+		if _, status, err := c.do(ctx, "POST", "/v1/users", u); err != nil && status != http.StatusUnprocessableEntity {
+			return demo.Stats{}, fmt.Errorf("demo user %s: %w", u.ID, err)
 		}
-	})
+		body, _, err := c.do(ctx, "POST", "/v1/users/"+u.ID+"/tokens", map[string]any{"label": "demo loader", "ttl_days": 1})
+		if err != nil {
+			return demo.Stats{}, fmt.Errorf("demo user %s: %w", u.ID, err)
+		}
+		var t struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(body, &t); err != nil {
+			return demo.Stats{}, err
+		}
+		tokens[u.ID] = t.Token
+	}
+	last := time.Time{}
+	st, err := demo.Apply(ctx, &http.Client{Timeout: 30 * time.Second}, c.base, d, 4,
+		func(s demo.Step) string { return tokens[demo.UserID(s.Actor, s.Role)] },
+		func(done, total int) {
+			if time.Since(last) > 500*time.Millisecond || done == total {
+				last = time.Now()
+				fmt.Fprintf(out, "\rloading demo data: %d/%d commands (%d%%)", done, total, done*100/total)
+			}
+		})
 	fmt.Fprintln(out)
 	if err != nil {
 		return st, err
 	}
-	fmt.Fprintf(out, "demo data: %d projects, %d commands (%d recorded now, %d already there) in %s\n",
-		st.Projects, st.Commands, st.Recorded, st.Replayed, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "demo data: %d projects, %d commands (%d recorded now, %d already there) by %d users in %s\n",
+		st.Projects, st.Commands, st.Recorded, st.Replayed, len(tokens), time.Since(start).Round(time.Millisecond))
 	return st, nil
 }
 
-// demoCmd is `ledger demo`: load the demo dataset into a running ledger.
+// demoCmd is `ledger demo`: load the demo dataset into a running ledger,
+// as an admin (it creates the users who record it).
 func demoCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", envOr(getenv, "LEDGER_URL", "http://127.0.0.1:8080"), "the ledger's HTTP API (LEDGER_URL)")
+	c := registerAPI(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	_, err := loadDemo(ctx, *base, stdout)
+	_, err := loadDemo(ctx, c, stdout)
 	return err
 }
 
@@ -54,7 +77,7 @@ func demoCmd(ctx context.Context, args []string, getenv func(string) string, std
 func reportCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", envOr(getenv, "LEDGER_URL", "http://127.0.0.1:8080"), "the ledger's HTTP API (LEDGER_URL)")
+	c := registerAPI(fs, getenv)
 	q := url.Values{}
 	params := []string{"city", "county", "programme", "category", "year", "year_from", "year_to", "as_of", "at_seq"}
 	vals := map[string]*string{}
@@ -70,18 +93,9 @@ func reportCmd(ctx context.Context, args []string, getenv func(string) string, s
 			q.Set(p, v)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*base, "/")+"/v1/report?"+q.Encode(), nil)
+	body, _, err := c.do(ctx, http.MethodGet, "/v1/report?"+q.Encode(), nil)
 	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("report: %s: %s", resp.Status, body)
+		return fmt.Errorf("report: %w", err)
 	}
 	if *asJSON {
 		_, err := stdout.Write(body)

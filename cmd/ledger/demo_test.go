@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestDemoDatasetReproducesTheReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := loadDemo(context.Background(), l.base, io.Discard)
+	st, err := loadDemo(context.Background(), &apiClient{base: l.base, token: tokenOf("admin"), http: http.DefaultClient}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestDemoDatasetReproducesTheReports(t *testing.T) {
 	if checked < 50 {
 		t.Fatalf("only %d aggregates checked", checked)
 	}
-	again, err := loadDemo(context.Background(), l.base, io.Discard)
+	again, err := loadDemo(context.Background(), &apiClient{base: l.base, token: tokenOf("admin"), http: http.DefaultClient}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,8 @@ func startLedger(t *testing.T, dataDir string, extra ...string) *ledger {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	env := map[string]string{"LEDGER_NATS_READER_PASSWORD": "reader-secret"}
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-level", "warn",
+		"--users-file", testUsersFile(t), "--webhook-allow-private"}, extra...)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, args, func(k string) string { return env[k] }, pw, io.Discard)
@@ -93,8 +95,14 @@ func call(t *testing.T, method, url string, body any, hdr ...string) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// A request names its user; one that does not is sent as the auditor,
+	// who reads everything (an empty Authorization sends none).
+	req.Header.Set("Authorization", "Bearer "+tokenOf("audit"))
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Del("Authorization")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -106,19 +114,6 @@ func call(t *testing.T, method, url string, body any, hdr ...string) response {
 	_ = json.Unmarshal(raw, &r.body)
 	return r
 }
-
-func as(actor, role string) []string {
-	return []string{"Ledger-Actor", actor, "Ledger-Role", role}
-}
-
-var (
-	drc      = as("上虞市发改局 王芳", "county_drc")
-	owner    = as("浙江某化工有限公司 张伟", "owner")
-	province = as("省发改委资环处 李强", "province_drc")
-	ndrc     = as("国家发改委环资司", "ndrc")
-	finance  = as("上虞市财政局 陈静", "finance")
-	auditor  = as("审计署上海特派办", "auditor")
-)
 
 func at(date string) string { return date + "T10:00:00+08:00" }
 
@@ -246,7 +241,7 @@ func TestFullLifecycleThroughTheAPI(t *testing.T) {
 		step{p + "/acceptance-items", owner, map[string]any{"effective_time": at("2011-01-10"), "item": "audit_report", "reference": "审计报告 2011-3"}, []string{"acceptance_item_filed"}},
 		step{p + "/acceptance-items", owner, map[string]any{"effective_time": at("2011-01-12"), "item": "completion_report", "reference": "竣工总结报告"}, []string{"acceptance_item_filed"}},
 		step{p + "/acceptance-request", owner, map[string]any{"effective_time": at("2011-01-15")}, []string{"acceptance_requested"}},
-		step{p + "/acceptance", province, map[string]any{"effective_time": at("2011-03-01"), "outcome": "passed", "reference": "浙发改验收〔2011〕12号"}, []string{"acceptance_passed"}},
+		step{p + "/acceptance", as("shaoxing"), map[string]any{"effective_time": at("2011-03-01"), "outcome": "passed", "reference": "绍发改验收〔2011〕12号"}, []string{"acceptance_passed"}},
 		step{p + "/closure", drc, map[string]any{"effective_time": at("2011-03-15")}, []string{"project_closed"}},
 	)
 	subjects := runScript(t, l, script)
@@ -274,17 +269,33 @@ func TestFullLifecycleThroughTheAPI(t *testing.T) {
 		t.Fatalf("history has %d events, want %d", len(evs), len(subjects))
 	}
 	prev := ""
+	byUser := map[string]bool{}
 	for i, e := range evs {
 		ce := e.(map[string]any)["event"].(map[string]any)
 		if ce["prevhash"] != prev || ce["subject"] != id || ce["actor"] == "" || ce["actorrole"] == "" || ce["recordedtime"] == "" {
 			t.Fatalf("event %d: %v", i, ce)
 		}
+		// Every event's actor is the authenticated user who sent the command.
+		var u *fileUser
+		for j := range testUsers {
+			if testUsers[j].ID == ce["actorid"] {
+				u = &testUsers[j]
+			}
+		}
+		if u == nil || ce["actor"] != u.Name || ce["actororg"] != u.Org || !slices.Contains(u.Roles, ce["actorrole"].(string)) {
+			t.Fatalf("event %d: actor %v (%v, %v) in role %v is not a test user's identity", i, ce["actor"], ce["actorid"], ce["actororg"], ce["actorrole"])
+		}
+		byUser[u.ID] = true
 		prev = ce["hash"].(string)
 	}
 	last := evs[len(evs)-1].(map[string]any)["event"].(map[string]any)
-	if last["time"] != "2011-03-15T10:00:00+08:00" || last["actor"] != "上虞市发改局 王芳" || last["actorrole"] != "county_drc" {
-		t.Fatalf("closing event: time %v actor %v role %v", last["time"], last["actor"], last["actorrole"])
+	if last["time"] != "2011-03-15T10:00:00+08:00" || last["actorid"] != "wangfang" || last["actor"] != "王芳" || last["actorrole"] != "county_drc" {
+		t.Fatalf("closing event: time %v actor %v (%v) role %v", last["time"], last["actor"], last["actorid"], last["actorrole"])
 	}
+	if len(byUser) < 7 {
+		t.Fatalf("the lifecycle was recorded by %d distinct users %v, want the seven roles' own", len(byUser), byUser)
+	}
+	t.Logf("%d events recorded by %d users: %v", len(evs), len(byUser), byUser)
 }
 
 func TestTerminatedAndRefundedLifecycle(t *testing.T) {
@@ -327,6 +338,9 @@ func TestRefusalsWriteNothing(t *testing.T) {
 		map[string]any{"effective_time": at("2009-09-01"), "reason": "中止", "reference": "r"}, []string{"project_terminated"}}))
 	runScript(t, l, append(approvedScript("D"), step{"/v1/projects/D/disbursements", finance,
 		map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}))
+	ningbo := registration("N1", "330203")
+	ningbo["city"] = "330200"
+	runScript(t, l, []step{{"/v1/projects", append(as("ningbo"), "Ledger-Role", "county_drc"), ningbo, []string{"project_registered"}}})
 	disburse := func(amount int64) map[string]any {
 		return map[string]any{"effective_time": at("2009-10-01"), "source": "central_budget", "amount": amount, "basis": "进度检查"}
 	}
@@ -350,9 +364,19 @@ func TestRefusalsWriteNothing(t *testing.T) {
 		{"no effective time", "POST", "/v1/projects/A/disbursements", `{"source": "central_budget", "amount": 5, "basis": "b"}`, finance, 422, "invalid-field", "", "effective_time"},
 		{"an unknown project", "POST", "/v1/projects/NOPE/disbursements", disburse(1), finance, 404, "project-not-found", "", ""},
 		{"a role that may not disburse", "POST", "/v1/projects/A/disbursements", disburse(1), owner, 403, "role-not-permitted", "", ""},
-		{"no acting person", "POST", "/v1/projects/A/disbursements", disburse(1), []string{"Ledger-Role", "finance"}, 400, "missing-actor", "", "Ledger-Actor"},
+		{"no token", "POST", "/v1/projects/A/disbursements", disburse(1), []string{"Authorization", ""}, 401, "unauthenticated", "", ""},
+		{"an unknown token", "POST", "/v1/projects/A/disbursements", disburse(1), []string{"Authorization", "Bearer lgr_not-a-token-of-this-ledger-at-all-00"}, 401, "unauthenticated", "", ""},
+		{"a role the user does not hold", "POST", "/v1/projects/A/disbursements", disburse(1), append(finance, "Ledger-Role", "ndrc"), 403, "role-not-granted", "", "Ledger-Role"},
+		{"a role that is none", "POST", "/v1/projects/A/disbursements", disburse(1), append(finance, "Ledger-Role", "admin"), 400, "invalid-role", "", "Ledger-Role"},
+		{"several roles, none named", "POST", "/v1/projects/N1/screening", map[string]any{"effective_time": at("2009-03-10")}, as("ningbo"), 400, "missing-role", "", "Ledger-Role"},
+		{"an admin recording a step", "POST", "/v1/projects/A/inspections", map[string]any{"effective_time": at("2009-10-01"), "kind": "audit", "body": "b"}, admin, 403, "role-not-granted", "", ""},
+		{"a county user on another county's project", "POST", "/v1/projects/N1/screening", map[string]any{"effective_time": at("2009-03-10")}, drc, 403, "out-of-scope", "", ""},
+		{"a county user registering in another county", "POST", "/v1/projects", registration("E2", "330681"), drc, 403, "out-of-scope", "", ""},
+		{"an owner on another organisation's project", "POST", "/v1/projects/A/progress-reports", map[string]any{"effective_time": at("2009-10-01"), "as_of": "2009-09-30", "investment_completed": 1}, as("lisi"), 403, "out-of-scope", "", ""},
+		{"an auditor disbursing", "POST", "/v1/projects/A/disbursements", disburse(1), auditor, 403, "role-not-permitted", "", ""},
+		{"an actor named in a header", "POST", "/v1/projects/A/disbursements", disburse(1), append(finance, "Ledger-Actor", "someone-else"), 400, "invalid-header", "", "Ledger-Actor"},
 		{"registering an existing id", "POST", "/v1/projects", registration("A", "330682"), drc, 409, "project-exists", "", ""},
-		{"a county outside the city", "POST", "/v1/projects", registration("E", "330782"), drc, 422, "invalid-field", "", "county"},
+		{"a county outside the city", "POST", "/v1/projects", registration("E", "330782"), as("shaoxing"), 422, "invalid-field", "", "county"},
 		{"a body over 64 KiB", "POST", "/v1/projects/A/inspections", `{"kind":"audit","body":"` + strings.Repeat("审", 30000) + `"}`, auditor, 413, "body-too-large", "", ""},
 		{"an unknown project's state", "GET", "/v1/projects/NOPE", nil, nil, 404, "project-not-found", "", ""},
 	}

@@ -24,6 +24,7 @@ func readSSE(t *testing.T, url, lastID string, n int) []sseEvent {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+tokenOf("audit"))
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -110,7 +111,9 @@ func TestSSEResumeLosesNothing(t *testing.T) {
 	feedDone := make(chan struct{})
 	go func() {
 		defer close(feedDone)
-		resp, err := http.Get(l.base + "/v1/events/stream")
+		req, _ := http.NewRequest("GET", l.base+"/v1/events/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenOf("audit"))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			close(opened)
 			return

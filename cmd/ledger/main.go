@@ -44,6 +44,7 @@ Usage:
   ledger export [flags]  write an audit bundle (--project, --city, --county, --from, --to, --out)
   ledger subscribe [...]  follow the events through a durable NATS consumer (--durable, --city,
                          --county, --type, --start, --out FILE or --exec CMD)
+  ledger users VERB      manage users and their tokens (list, add, disable, enable, token, tokens, revoke)
   ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
   ledger help            show this help
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "subscribe":
 		return subscribeCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "users":
+		return usersCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

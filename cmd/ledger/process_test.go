@@ -75,8 +75,9 @@ func (s *syncBuffer) String() string {
 }
 
 // serveCommand is `ledger serve` on dataDir as a child process, not started.
-func serveCommand(dataDir string, extra ...string) *exec.Cmd {
-	args, _ := json.Marshal(append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "info"}, extra...))
+func serveCommand(t *testing.T, dataDir string, extra ...string) *exec.Cmd {
+	args, _ := json.Marshal(append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-level", "info",
+		"--users-file", testUsersFile(t), "--webhook-allow-private"}, extra...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "LEDGER_E2E_ARGS="+string(args))
 	return cmd
@@ -85,7 +86,7 @@ func serveCommand(dataDir string, extra ...string) *exec.Cmd {
 // startProcess runs `ledger serve` in a child process on dataDir.
 func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
-	cmd := serveCommand(dataDir, extra...)
+	cmd := serveCommand(t, dataDir, extra...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -180,8 +181,7 @@ func TestSIGTERMFinishesAppendsInFlight(t *testing.T) {
 				body, _ := json.Marshal(registration(id, "330682"))
 				req, _ := http.NewRequest("POST", p.base+"/v1/projects", strings.NewReader(string(body)))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Ledger-Actor", "王芳")
-				req.Header.Set("Ledger-Role", "county_drc")
+				req.Header.Set("Authorization", "Bearer "+tokenOf("wangfang"))
 				resp, err := client.Do(req)
 				if err != nil {
 					return // the server has gone

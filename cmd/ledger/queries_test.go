@@ -20,7 +20,7 @@ func TestQueriesThroughTheAPI(t *testing.T) {
 	reg := registration("N1", "330206")
 	reg["city"] = "330200"
 	reg["owner"] = "宁波某再生资源有限公司"
-	runScript(t, l, []step{{"/v1/projects", drc, reg, []string{"project_registered"}}})
+	runScript(t, l, []step{{"/v1/projects", as("registrar"), reg, []string{"project_registered"}}})
 	runScript(t, l, []step{
 		{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 300 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
 		{"/v1/projects/Q2/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 500 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
@@ -28,6 +28,37 @@ func TestQueriesThroughTheAPI(t *testing.T) {
 		{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2012-02-01"), "source": "central_budget", "amount": 100 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
 	})
 	pos := l.pos
+
+	t.Run("a county user sees only its county", func(t *testing.T) {
+		r := call(t, "GET", l.base+"/v1/projects?min_position="+pos, nil, drc...)
+		var ids []string
+		for _, it := range r.body["items"].([]any) {
+			ids = append(ids, it.(map[string]any)["id"].(string))
+		}
+		if r.status != 200 || strings.Join(ids, ",") != "Q1,Q2,Q3" {
+			t.Fatalf("the county user's list: %d %v", r.status, ids)
+		}
+		s := call(t, "GET", l.base+"/v1/summary?group_by=county", nil, drc...)
+		groups := s.body["groups"].([]any)
+		if s.status != 200 || len(groups) != 1 || groups[0].(map[string]any)["key"] != "330682" || s.body["total"].(map[string]any)["projects"] != float64(3) {
+			t.Fatalf("the county user's summary: %d %s", s.status, s.raw)
+		}
+		if r := call(t, "GET", l.base+"/v1/projects?county=330206", nil, drc...); r.status != 403 || r.body["code"] != "out-of-scope" {
+			t.Fatalf("the county user asking for another county: %d %s", r.status, r.raw)
+		}
+		for _, path := range []string{"/v1/projects/N1", "/v1/projects/N1/events", "/v1/projects/N1/timeline"} {
+			if r := call(t, "GET", l.base+path, nil, drc...); r.status != 404 {
+				t.Fatalf("the county user reading %s: %d %s", path, r.status, r.raw)
+			}
+		}
+		if r := call(t, "GET", l.base+"/v1/projects/N1?min_position="+pos, nil); r.status != 200 {
+			t.Fatalf("the auditor reading N1: %d %s", r.status, r.raw)
+		}
+		o := call(t, "GET", l.base+"/v1/projects", nil, as("lisi")...)
+		if o.status != 200 || len(o.body["items"].([]any)) != 0 {
+			t.Fatalf("an owner of none of the projects: %d %s", o.status, o.raw)
+		}
+	})
 
 	t.Run("read your writes", func(t *testing.T) {
 		r := call(t, "GET", l.base+"/v1/projects/Q1?min_position="+pos, nil)

@@ -70,7 +70,9 @@ func TestResourcesStayBounded(t *testing.T) {
 			}
 			for _, path := range []string{"/healthz", "/v1/projects/R00001"} {
 				start := time.Now()
-				resp, err := c.Get(p.base + path)
+				req, _ := http.NewRequest("GET", p.base+path, nil)
+				req.Header.Set("Authorization", "Bearer "+tokenOf("audit"))
+				resp, err := c.Do(req)
 				if err != nil {
 					probeErrs = append(probeErrs, err.Error())
 					continue
@@ -98,6 +100,7 @@ func TestResourcesStayBounded(t *testing.T) {
 	var feeds []*http.Response
 	openFeed := func(ip string) *http.Response {
 		req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/v1/events/stream?from_seq=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenOf("audit"))
 		resp, err := clientFrom(ip).Do(req)
 		if err != nil {
 			t.Fatalf("feed from %s: %v", ip, err)
@@ -148,7 +151,7 @@ func TestResourcesStayBounded(t *testing.T) {
 	}
 	for i := 0; i < 1000; i++ {
 		work <- func() {
-			r := call(t, "POST", p.base+"/v1/webhooks", map[string]any{"url": "http://127.0.0.1:1/hook", "secret": "0123456789abcdef0123", "from_seq": 1})
+			r := call(t, "POST", p.base+"/v1/webhooks", map[string]any{"url": "http://127.0.0.1:1/hook", "secret": "0123456789abcdef0123", "from_seq": 1}, admin...)
 			count("webhooks", r.status)
 		}
 		if i%5 == 0 {

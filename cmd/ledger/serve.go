@@ -26,6 +26,7 @@ import (
 	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
+	"github.com/zjfund/ledger/identity"
 	"github.com/zjfund/ledger/internal/dirlock"
 	"github.com/zjfund/ledger/projections"
 	"github.com/zjfund/ledger/webhooks"
@@ -33,32 +34,35 @@ import (
 
 // serveConfig is the configuration of ledger serve.
 type serveConfig struct {
-	dataDir      string
-	httpAddr     string
-	natsURL      string
-	natsCreds    string
-	natsListen   string
-	readerPass   string
-	replicas     int
-	source       string
-	logLevel     string
-	shutdownWait time.Duration
-	rebuild      bool
-	snapshotPath string
-	checkpoint   int
-	demo         bool
-	keyPath      string
-	signEvery    int64
-	signInterval time.Duration
-	groupCommit  bool
-	subscribers  string
-	hookBackoff  time.Duration
-	hookAttempts int
-	hookMax      int
-	pprofAddr    string
-	limits       httpapi.Limits
-	maxStore     int64
-	minFree      int64
+	dataDir        string
+	httpAddr       string
+	natsURL        string
+	natsCreds      string
+	natsListen     string
+	readerPass     string
+	replicas       int
+	source         string
+	logLevel       string
+	shutdownWait   time.Duration
+	rebuild        bool
+	snapshotPath   string
+	checkpoint     int
+	demo           bool
+	keyPath        string
+	signEvery      int64
+	signInterval   time.Duration
+	groupCommit    bool
+	subscribers    string
+	hookBackoff    time.Duration
+	hookAttempts   int
+	hookMax        int
+	pprofAddr      string
+	adminTokenFile string
+	usersFile      string
+	hookPrivate    bool
+	limits         httpapi.Limits
+	maxStore       int64
+	minFree        int64
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -102,6 +106,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
 	maxStore := fs.String("max-store", env("LEDGER_MAX_STORE", "1T"), "the most the embedded JetStream keeps on disk, e.g. 50G; keep it below the disk's free space so that a full store is refused (507) and recovers at once when room is made (LEDGER_MAX_STORE)")
 	minFree := fs.String("min-free", env("LEDGER_MIN_FREE", "64M"), "refuse writes (507) while the disk under the embedded store has less free space than this; they resume by themselves when room is made (LEDGER_MIN_FREE)")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", env("LEDGER_ADMIN_TOKEN_FILE", ""), "a file (mode 0600) holding the first admin's token, instead of a new one printed at the first start; LEDGER_ADMIN_TOKEN gives it directly (LEDGER_ADMIN_TOKEN_FILE)")
+	fs.StringVar(&c.usersFile, "users-file", env("LEDGER_USERS_FILE", ""), "a JSON file of users to create at start when missing: [{\"id\", \"name\", \"org\", \"roles\", \"region\", \"owner_org\", \"token\"}] (LEDGER_USERS_FILE)")
+	fs.BoolVar(&c.hookPrivate, "webhook-allow-private", getenv("LEDGER_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks target loopback, private and link-local addresses (refused by default) (LEDGER_WEBHOOK_ALLOW_PRIVATE=1)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -178,6 +185,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	users, err := identity.Open(ctx, nc, cfg.replicas)
+	if err != nil {
+		return fmt.Errorf("the user directory: %w", err)
+	}
+	defer users.Close()
+	if err := bootstrapUsers(ctx, users, cfg, getenv, stdout); err != nil {
+		return err
+	}
 	cmds := app.New(store, nil)
 	gate := cmds.Gate()
 	// What the store says of itself, the signed checkpoints and the read
@@ -221,7 +236,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return nil
 	})
 	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts,
-		MaxEndpoints: cfg.hookMax, Logger: log.With("component", "webhooks")})
+		MaxEndpoints: cfg.hookMax, AllowPrivate: cfg.hookPrivate, Logger: log.With("component", "webhooks")})
 	if err != nil {
 		return err
 	}
@@ -248,7 +263,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	api := httpapi.New(httpapi.Config{Commands: cmds, Health: watch, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits})
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: users, Users: users})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -275,10 +290,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		if last == 0 {
+			// The loader acts as an admin with a token of its own, good for an hour.
+			tok, _, err := users.Issue(ctx, "admin", "demo loader", time.Hour, "")
+			if err != nil {
+				return fmt.Errorf("a token for the demo loader: %w", err)
+			}
+			c := &apiClient{base: "http://" + ln.Addr().String(), token: tok, http: &http.Client{Timeout: 60 * time.Second}}
 			demoDone = make(chan struct{})
 			go func() {
 				defer close(demoDone)
-				if _, err := loadDemo(demoCtx, "http://"+ln.Addr().String(), stdout); err != nil && demoCtx.Err() == nil {
+				defer c.http.CloseIdleConnections()
+				if _, err := loadDemo(demoCtx, c, stdout); err != nil && demoCtx.Err() == nil {
 					log.Error("loading the demo data failed", "err", err)
 				}
 			}()

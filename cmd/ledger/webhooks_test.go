@@ -50,16 +50,16 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusInternalServerError) }))
 	defer dead.Close()
 
-	r := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": recv.URL, "secret": secret, "county": "330682", "from_seq": 1})
+	r := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": recv.URL, "secret": secret, "county": "330682", "from_seq": 1}, admin...)
 	if r.status != 201 || r.body["secret"] != nil {
 		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
 	id := r.body["id"].(string)
-	d := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": dead.URL, "secret": secret, "type": "project_registered", "from_seq": 1})
+	d := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": dead.URL, "secret": secret, "type": "project_registered", "from_seq": 1}, admin...)
 	if d.status != 201 {
 		t.Fatalf("register: %d %s", d.status, d.raw)
 	}
-	if bad := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": "ftp://x", "secret": secret}); bad.status != 422 {
+	if bad := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": "ftp://x", "secret": secret}, admin...); bad.status != 422 {
 		t.Fatalf("an ftp URL: %d", bad.status)
 	}
 	runScript(t, l, approvedScript("W1"))
@@ -97,12 +97,18 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 		}
 		seen[got[i]] = true
 	}
-	st := call(t, "GET", l.base+"/v1/webhooks/"+id, nil)
+	mu.Unlock() // the worker counts a delivery after the receiver has it
+	var st response
+	waitFor(t, 10*time.Second, "the status to count 15 deliveries", func() bool {
+		st = call(t, "GET", l.base+"/v1/webhooks/"+id, nil, admin...)
+		return st.body["delivered"] == float64(15)
+	})
+	mu.Lock()
 	if st.body["delivered"] != float64(15) || st.body["failures"].(float64) < 5 {
 		t.Fatalf("status: %s", st.raw)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ds := call(t, "GET", l.base+"/v1/webhooks/"+d.body["id"].(string), nil)
+		ds := call(t, "GET", l.base+"/v1/webhooks/"+d.body["id"].(string), nil, admin...)
 		if dl, _ := ds.body["dead_letters"].([]any); len(dl) == 3 {
 			break
 		}

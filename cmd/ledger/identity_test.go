@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestFirstStartPrintsTheAdminToken: a ledger on an empty directory makes
+// its first admin and prints the token once; it works, and a second start
+// prints none.
+func TestFirstStartPrintsTheAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (string, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--log-level", "warn"}, func(string) string { return "" }, pw, io.Discard)
+			pw.Close()
+		}()
+		var base, tok string
+		sc := bufio.NewScanner(pr)
+		for base == "" && sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "ledger: created the first admin user \"admin\"; its token, shown this once: "); ok {
+				tok = v
+			}
+			if v, ok := strings.CutPrefix(sc.Text(), "ledger: listening on "); ok {
+				base = v
+			}
+		}
+		go io.Copy(io.Discard, pr)
+		if base == "" {
+			cancel()
+			t.Fatalf("serve did not start: %v", <-done)
+		}
+		return base + "|" + tok, func() { cancel(); <-done }
+	}
+	got, stop := start()
+	base, tok, _ := strings.Cut(got, "|")
+	if !strings.HasPrefix(tok, "lgr_") {
+		t.Fatalf("no admin token printed at the first start")
+	}
+	if r := call(t, "GET", base+"/v1/me", nil, "Authorization", "Bearer "+tok); r.status != 200 || r.body["id"] != "admin" {
+		t.Fatalf("the printed token: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "GET", base+"/v1/projects", nil, "Authorization", ""); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("no token: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "GET", base+"/healthz", nil, "Authorization", ""); r.status != 200 {
+		t.Fatalf("healthz without a token: %d", r.status)
+	}
+	stop()
+	got, stop = start()
+	defer stop()
+	if _, tok2, _ := strings.Cut(got, "|"); tok2 != "" {
+		t.Fatal("a second start printed a token again")
+	}
+}
+
+// TestTokensAndWebhooksThroughTheAPI: tokens issued and revoked by an admin;
+// users and webhooks managed by admins only; webhook targets on internal
+// addresses refused unless the operator allows them; redirects not
+// followed; credentials in webhook URLs masked.
+func TestTokensAndWebhooksThroughTheAPI(t *testing.T) {
+	l := startLedger(t, t.TempDir(), "--webhook-allow-private=false")
+	r := call(t, "POST", l.base+"/v1/users", map[string]any{"id": "zhaoliu", "name": "赵六", "org": "上虞市财政局", "roles": []string{"finance"}, "region": "330682"}, admin...)
+	if r.status != 201 {
+		t.Fatalf("add a user: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "POST", l.base+"/v1/users", map[string]any{"id": "x", "name": "x", "roles": []string{"auditor"}, "region": "province"}, drc...); r.status != 403 || r.body["code"] != "admin-only" {
+		t.Fatalf("a county user adding a user: %d %s", r.status, r.raw)
+	}
+	tr := call(t, "POST", l.base+"/v1/users/zhaoliu/tokens", map[string]any{"label": "test", "ttl_days": 1}, admin...)
+	tok, _ := tr.body["token"].(string)
+	if tr.status != 201 || tok == "" {
+		t.Fatalf("issue a token: %d %s", tr.status, tr.raw)
+	}
+	if me := call(t, "GET", l.base+"/v1/me", nil, "Authorization", "Bearer "+tok); me.status != 200 || me.body["id"] != "zhaoliu" {
+		t.Fatalf("the new token: %d %s", me.status, me.raw)
+	}
+	lt := call(t, "GET", l.base+"/v1/users/zhaoliu/tokens", nil, admin...)
+	if strings.Contains(string(lt.raw), tok) {
+		t.Fatal("the token list shows the token itself")
+	}
+	id := tr.body["id"].(string)
+	if rv := call(t, "DELETE", l.base+"/v1/users/zhaoliu/tokens/"+id, nil, admin...); rv.status != 200 {
+		t.Fatalf("revoke: %d %s", rv.status, rv.raw)
+	}
+	if me := call(t, "GET", l.base+"/v1/me", nil, "Authorization", "Bearer "+tok); me.status != 401 || !strings.Contains(me.body["detail"].(string), "revoked") {
+		t.Fatalf("a revoked token: %d %s", me.status, me.raw)
+	}
+
+	hook := func(url string, who []string) response {
+		return call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": url, "secret": "0123456789abcdef0123"}, who...)
+	}
+	if r := hook("http://example.invalid/", auditor); r.status != 403 {
+		t.Fatalf("an auditor registering a webhook: %d %s", r.status, r.raw)
+	}
+	for _, u := range []string{"http://127.0.0.1:9/", "http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://localhost/"} {
+		if r := hook(u, admin); r.status != 422 {
+			t.Fatalf("a webhook to %s: %d %s", u, r.status, r.raw)
+		} else {
+			t.Logf("%s: %s", u, r.body["detail"])
+		}
+	}
+	if r := call(t, "GET", l.base+"/v1/webhooks", nil, auditor...); r.status != 403 {
+		t.Fatalf("an auditor listing webhooks: %d", r.status)
+	}
+}
+
+// TestRedirectsAreNotFollowed: a webhook endpoint that redirects has its
+// delivery fail; the redirect's target is never called. The URL, with its
+// credentials, is shown masked.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	l := startLedger(t, t.TempDir())
+	var targetHit atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { targetHit.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	u := strings.Replace(redirect.URL, "http://", "http://hookuser:hookpass@", 1) + "/in?token=s3cret"
+	r := call(t, "POST", l.base+"/v1/webhooks", map[string]any{"url": u, "secret": "0123456789abcdef0123", "from_seq": 1}, admin...)
+	if r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	runScript(t, l, approvedScript("RD"))
+	var st response
+	waitFor(t, 20*time.Second, "a failed delivery", func() bool {
+		st = call(t, "GET", l.base+"/v1/webhooks/"+r.body["id"].(string), nil, admin...)
+		f, _ := st.body["failures"].(float64)
+		return f >= 1
+	})
+	if targetHit.Load() != 0 {
+		t.Fatal("the redirect was followed")
+	}
+	if bytes.Contains(st.raw, []byte("hookpass")) || bytes.Contains(st.raw, []byte("s3cret")) {
+		t.Fatalf("the status shows the URL's secrets: %s", st.raw)
+	}
+	var s struct {
+		URL       string `json:"url"`
+		LastError string `json:"last_error"`
+	}
+	_ = json.Unmarshal(st.raw, &s)
+	t.Logf("url %s; last error %s", s.URL, s.LastError)
+	if !strings.Contains(s.LastError, "307") {
+		t.Fatalf("last error %q, want the redirect's status", s.LastError)
+	}
+}
+
+// TestCountyFeedHoldsOnlyItsCounty: a county user's event feed carries
+// only its county's events, whatever it asks for.
+func TestCountyFeedHoldsOnlyItsCounty(t *testing.T) {
+	l := startLedger(t, t.TempDir())
+	runScript(t, l, approvedScript("C1"))
+	reg := registration("N1", "330206")
+	reg["city"] = "330200"
+	runScript(t, l, []step{{"/v1/projects", as("registrar"), reg, []string{"project_registered"}}})
+	runScript(t, l, approvedScript("C2")[:1])
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if r := call(t, "GET", l.base+"/v1/events/stream?county=330206", nil, drc...); r.status != 403 {
+		t.Fatalf("a county user asking for another county's feed: %d %s", r.status, r.raw)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", l.base+"/v1/events/stream?from_seq=1", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenOf("wangfang"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var subjects []string
+	for len(subjects) < 8 && sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var ce map[string]any
+			_ = json.Unmarshal([]byte(d), &ce)
+			subjects = append(subjects, ce["subject"].(string))
+		}
+	}
+	for _, s := range subjects {
+		if s == "N1" {
+			t.Fatalf("the county feed carried Ningbo's N1: %v", subjects)
+		}
+	}
+	if len(subjects) != 8 || subjects[7] != "C2" {
+		t.Fatalf("the county feed: %v", subjects)
+	}
+}
