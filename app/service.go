@@ -249,7 +249,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 			return Result{}, err
 		}
 		for i, st := range stored {
-			agg.p.Apply(evs[i], req.Command.EffectiveAt())
+			agg.p.ApplyBy(evs[i], req.Command.EffectiveAt(), req.Actor)
 			agg.record(st)
 		}
 		return Result{Project: id, Events: stored, Version: agg.last}, nil
@@ -294,7 +294,7 @@ func Fold(id domain.ProjectID, hist []eventstore.Stored) (*domain.Project, error
 		if err != nil {
 			return nil, fmt.Errorf("fold project %s: sequence %d: %w", id, h.Seq, err)
 		}
-		p.Apply(e, h.Envelope.Time)
+		p.ApplyBy(e, h.Envelope.Time, domain.Actor{Name: h.Envelope.Actor, Role: domain.Role(h.Envelope.ActorRole), ID: h.Envelope.ActorID, Org: h.Envelope.ActorOrg})
 	}
 	return p, nil
 }

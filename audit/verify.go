@@ -193,7 +193,7 @@ func (v *verifier) reproduce(ps *projectState, final bool) error {
 				Reason: "the domain rules would not have recorded it: " + err.Error()}
 		}
 		for _, pe := range ps.pending[:n] {
-			ps.p.Apply(pe.ev, pe.env.Time)
+			ps.p.ApplyBy(pe.ev, pe.env.Time, domain.Actor{Name: pe.env.Actor, Role: domain.Role(pe.env.ActorRole), ID: pe.env.ActorID, Org: pe.env.ActorOrg})
 		}
 		ps.pending = ps.pending[n:]
 	}

@@ -95,11 +95,44 @@ func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, erro
 		return nil, withProject(p.id, &Error{Kind: KindRule, Code: CodeEffectiveTime, Field: "effective_time",
 			Msg: fmt.Sprintf("effective time %s precedes the project's last step at %s", at.Format(time.RFC3339), p.lastEffective.Format(time.RFC3339))})
 	}
+	if err := p.separateDuties(cmd, actor); err != nil {
+		return nil, withProject(p.id, err)
+	}
 	evs, err := cmd.decide(p)
 	if err != nil {
 		return nil, withProject(p.id, err)
 	}
 	return evs, nil
+}
+
+// separateDuties refuses a step that the same person may not take twice in
+// one project (NIST AC-5, and the reports' practice of one office applying
+// and another approving): deciding a change one requested, disbursing under
+// a plan one issued, passing or failing an acceptance one requested. It
+// holds between authenticated users (their ids); steps recorded before the
+// ledger authenticated carry no id, and are outside it.
+func (p *Project) separateDuties(cmd Command, actor Actor) error {
+	if actor.ID == "" {
+		return nil
+	}
+	switch c := cmd.(type) {
+	case *DecideChange:
+		if ch := p.changes[c.ChangeID]; ch != nil && ch.RequestedBy == actor.ID {
+			return &Error{Kind: KindForbidden, Code: CodeSoDChange, Rule: "SoD", Field: "change_id",
+				Msg: fmt.Sprintf("user %s requested change %s and may not decide it", actor.ID, c.ChangeID)}
+		}
+	case *Disburse:
+		if p.planIssuedBy == actor.ID {
+			return &Error{Kind: KindForbidden, Code: CodeSoDDisburse, Rule: "SoD",
+				Msg: fmt.Sprintf("user %s issued the investment plan and may not disburse under it", actor.ID)}
+		}
+	case *RecordAcceptance:
+		if p.acceptanceRequestedBy == actor.ID {
+			return &Error{Kind: KindForbidden, Code: CodeSoDAcceptance, Rule: "SoD",
+				Msg: fmt.Sprintf("user %s requested the acceptance and may not decide it", actor.ID)}
+		}
+	}
+	return nil
 }
 
 func withProject(id ProjectID, err error) error {

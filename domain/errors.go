@@ -101,6 +101,9 @@ const (
 	CodeAcceptanceItems      = "acceptance-items-missing" // R14
 	CodeEffectiveTime        = "effective-time"
 	CodeRole                 = "role-not-permitted"
+	CodeSoDChange            = "sod-change-decided-by-requester"
+	CodeSoDDisburse          = "sod-disbursed-by-plan-issuer"
+	CodeSoDAcceptance        = "sod-acceptance-decided-by-requester"
 	CodeAmountOverflow       = "amount-overflow"
 	CodeNoChange             = "no-change"
 	CodeNotFound             = "project-not-found"

@@ -37,6 +37,7 @@ type Change struct {
 	State              string     `json:"state"` // pending, approved, rejected
 	RequestedAt        time.Time  `json:"requested_at"`
 	DecidedAt          *time.Time `json:"decided_at,omitempty"`
+	RequestedBy        string     `json:"requested_by,omitempty"` // the requester's user id, when authenticated
 }
 
 // Project is the aggregate: the state folded from a project's events. Its
@@ -67,6 +68,11 @@ type Project struct {
 	milestones     map[string]time.Time
 	lastEffective  time.Time
 	terminatedFrom Status
+
+	// Who did the steps separation of duties is about: user ids of
+	// authenticated actors ("" for steps recorded before authentication).
+	planIssuedBy          string
+	acceptanceRequestedBy string
 }
 
 // NewProject returns the empty aggregate for id, ready to fold its history.
@@ -92,7 +98,23 @@ func (p *Project) Region() (city, county DivisionCode) { return p.reg.City, p.re
 // Apply folds one recorded event, which took effect at effective, into the
 // state. It does not validate: history is history. Events of a type Apply does
 // not know leave the state as it is but for the version.
-func (p *Project) Apply(e Event, effective time.Time) {
+func (p *Project) Apply(e Event, effective time.Time) { p.ApplyBy(e, effective, Actor{}) }
+
+// ApplyBy is Apply for an event recorded by actor: the state also keeps who
+// issued the plan, requested a change and requested acceptance, for the
+// separation of duties.
+func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
+	switch e.(type) {
+	case InvestmentPlanIssued:
+		p.planIssuedBy = by.ID
+	case AcceptanceRequested:
+		p.acceptanceRequestedBy = by.ID
+	}
+	defer func() {
+		if c, ok := e.(ChangeRequested); ok && p.changes[c.ChangeID] != nil {
+			p.changes[c.ChangeID].RequestedBy = by.ID
+		}
+	}()
 	p.version++
 	if effective.After(p.lastEffective) {
 		p.lastEffective = effective

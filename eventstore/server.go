@@ -76,9 +76,20 @@ func (s Subscriber) Validate() error {
 	return nil
 }
 
+// LedgerInbox is the inbox prefix of the ledger's own connections: the
+// replies and pull deliveries of its projections, checkpointer, feeds and
+// webhooks, for every region. No other identity may subscribe to it.
+const LedgerInbox = "_LEDGER_INBOX"
+
+// InboxPrefix is the inbox prefix a NATS identity other than the ledger's
+// must connect with (nats.CustomInboxPrefix): its replies are its own, and
+// no other identity may subscribe to them.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
 func subscriberUser(s Subscriber) *server.User {
-	sub := append([]string{"_INBOX.>"}, s.Subjects...)
-	pub := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.LEDGER",
+	sub := append([]string{InboxPrefix(s.User) + ".>"}, s.Subjects...)
+	// No stream info: with a subjects filter it lists every project id.
+	pub := []string{"$JS.API.INFO",
 		"$JS.API.CONSUMER.INFO.LEDGER." + s.User, "$JS.API.CONSUMER.MSG.NEXT.LEDGER." + s.User,
 		"$JS.API.CONSUMER.DELETE.LEDGER." + s.User, "$JS.ACK.LEDGER." + s.User + ".>"}
 	for _, subj := range s.Subjects {
@@ -153,7 +164,7 @@ func freeBytes(dir string) int64 {
 // Connect opens an in-process connection as the ledger's own user.
 func (e *Embedded) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
 	return nats.Connect("", append([]nats.Option{nats.InProcessServer(e.Server), nats.UserInfo(ledgerUser, e.password), nats.Name(name),
-		nats.MaxReconnects(-1)}, opts...)...)
+		nats.MaxReconnects(-1), nats.CustomInboxPrefix(LedgerInbox)}, opts...)...)
 }
 
 // ClientURL returns the URL of the loopback listener, or "" when there is none.
@@ -195,11 +206,11 @@ func users(cfg ServerConfig, ledgerPassword string) []*server.User {
 						"$JS.API.STREAM.MSG.GET.LEDGER", "$JS.API.DIRECT.GET.LEDGER", "$JS.API.DIRECT.GET.LEDGER.>",
 						"$JS.API.CONSUMER.CREATE.LEDGER", "$JS.API.CONSUMER.CREATE.LEDGER.>", "$JS.API.CONSUMER.DURABLE.CREATE.LEDGER.>",
 						"$JS.API.CONSUMER.INFO.LEDGER.>", "$JS.API.CONSUMER.NAMES.LEDGER", "$JS.API.CONSUMER.LIST.LEDGER",
-						"$JS.API.CONSUMER.MSG.NEXT.LEDGER.>", "$JS.API.CONSUMER.DELETE.LEDGER.>", "$JS.ACK.LEDGER.>", "$JS.FC.LEDGER.>", "_INBOX.>",
+						"$JS.API.CONSUMER.MSG.NEXT.LEDGER.>", "$JS.ACK.LEDGER.>", "$JS.FC.LEDGER.>",
 						"$JS.API.STREAM.INFO.LEDGER_CHECKPOINTS", "$JS.API.STREAM.MSG.GET.LEDGER_CHECKPOINTS", "$JS.API.DIRECT.GET.LEDGER_CHECKPOINTS"},
 					Deny: append([]string{"ledger.>", "$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>"}, deniedToAll...),
 				},
-				Subscribe: &server.SubjectPermission{Allow: []string{"ledger.>", "_INBOX.>"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"ledger.>", InboxPrefix("reader") + ".>"}},
 			},
 		})
 	}

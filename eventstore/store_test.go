@@ -366,7 +366,7 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var asyncErrs []error
-	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"), nats.CustomInboxPrefix(InboxPrefix("reader")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		mu.Lock()
 		asyncErrs = append(asyncErrs, err)
 		mu.Unlock()
@@ -403,6 +403,24 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 		t.Fatal("reader deleting the stream: want an error")
 	}
 	expectViolation(t, "reader deleting the stream", "$JS.API.STREAM.DELETE.LEDGER", violations)
+	// The ledger's durable consumers (a webhook's, a region's) are not the reader's to delete.
+	if _, err := st.js.CreateOrUpdateConsumer(context.Background(), "LEDGER", jetstream.ConsumerConfig{Durable: "wh-someone"}); err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer dcancel()
+	if err := rjs.DeleteConsumer(dctx, "LEDGER", "wh-someone"); err == nil {
+		t.Fatal("reader deleting a consumer: want an error")
+	}
+	expectViolation(t, "reader deleting a consumer", "$JS.API.CONSUMER.DELETE.LEDGER.wh-someone", violations)
+	if _, err := st.js.Consumer(context.Background(), "LEDGER", "wh-someone"); err != nil {
+		t.Fatalf("the consumer after the reader's attempt: %v", err)
+	}
+	// Nor is the ledger's inbox the reader's to read.
+	if _, err := rd.SubscribeSync(LedgerInbox + ".>"); err == nil {
+		rd.Flush()
+		expectViolation(t, "reader subscribing to the ledger's inbox", LedgerInbox+".>", violations)
+	}
 	info, _ := st.Info(context.Background())
 	if info.State.Msgs != 1 {
 		t.Fatalf("stream holds %d messages, want 1", info.State.Msgs)
@@ -580,7 +598,7 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 
 	var asyncErrs []error
 	var mu sync.Mutex
-	sx, err := nats.Connect(srv.ClientURL(), nats.UserInfo("shaoxing", "sx-secret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	sx, err := nats.Connect(srv.ClientURL(), nats.UserInfo("shaoxing", "sx-secret"), nats.CustomInboxPrefix(InboxPrefix("shaoxing")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		mu.Lock()
 		asyncErrs = append(asyncErrs, err)
 		mu.Unlock()
@@ -592,11 +610,7 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 	js, _ := jetstream.New(sx)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stream, err := js.Stream(ctx, "LEDGER")
-	if err != nil {
-		t.Fatalf("stream info: %v", err)
-	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330600.>", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.CreateOrUpdateConsumer(ctx, "LEDGER", jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330600.>", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatalf("its own durable on its own subjects: %v", err)
 	}
@@ -629,15 +643,15 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 		expectViolation(t, what, subject, violations)
 	}
 	denied("a durable on another city", "$JS.API.CONSUMER.CREATE.LEDGER.shaoxing.ledger.330200.>", func(c context.Context) error {
-		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330200.>"})
+		_, err := js.CreateOrUpdateConsumer(c, "LEDGER", jetstream.ConsumerConfig{Durable: "shaoxing", FilterSubject: "ledger.330200.>"})
 		return err
 	})
 	denied("a durable under another name", "$JS.API.CONSUMER.CREATE.LEDGER.everything", func(c context.Context) error {
-		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "everything", FilterSubject: "ledger.330600.>"})
+		_, err := js.CreateOrUpdateConsumer(c, "LEDGER", jetstream.ConsumerConfig{Durable: "everything", FilterSubject: "ledger.330600.>"})
 		return err
 	})
 	denied("an unfiltered consumer", "$JS.API.CONSUMER.CREATE.LEDGER.shaoxing", func(c context.Context) error {
-		_, err := stream.CreateOrUpdateConsumer(c, jetstream.ConsumerConfig{Durable: "shaoxing"})
+		_, err := js.CreateOrUpdateConsumer(c, "LEDGER", jetstream.ConsumerConfig{Durable: "shaoxing"})
 		return err
 	})
 	denied("publishing an event", "ledger.330600.330682.SX1.project_closed", func(c context.Context) error {
@@ -645,6 +659,17 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 		return err
 	})
 	denied("deleting the stream", "$JS.API.STREAM.DELETE.LEDGER", func(c context.Context) error { return js.DeleteStream(c, "LEDGER") })
+	denied("the stream's info (it lists every project)", "$JS.API.STREAM.INFO.LEDGER", func(c context.Context) error {
+		_, err := js.Stream(c, "LEDGER")
+		return err
+	})
+	// The inboxes of the ledger and of every other identity are closed to it.
+	for _, inbox := range []string{"_INBOX.>", LedgerInbox + ".>", InboxPrefix("reader") + ".>", ">"} {
+		if _, err := sx.SubscribeSync(inbox); err == nil {
+			sx.Flush()
+			expectViolation(t, "subscribing to "+inbox, inbox, violations)
+		}
+	}
 	if _, err := sx.SubscribeSync("ledger.330200.>"); err == nil {
 		sx.Flush()
 		expectViolation(t, "subscribing to another city", "ledger.330200.>", violations)

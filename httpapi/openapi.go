@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/zjfund/ledger/domain"
+	"github.com/zjfund/ledger/identity"
 )
 
 // OpenAPI builds the OpenAPI 3.1 document of the API from the command route
@@ -49,8 +50,7 @@ func OpenAPI() map[string]any {
 	for _, rt := range commandRoutes {
 		_, path, _ := strings.Cut(rt.pattern, " ")
 		params := []any{
-			hdr(HeaderActor, "the acting person, recorded on every event (UTF-8, or percent-encoded UTF-8); trusted until the API authenticates", true, str),
-			hdr(HeaderRole, "the role the person acts in; each command permits some roles", true, map[string]any{"type": "string", "enum": roles}),
+			hdr(HeaderRole, "the role, among the authenticated user's, the step is recorded in (optional for a user with one role); each command permits some roles", false, map[string]any{"type": "string", "enum": roles}),
 			hdr("If-Match", `the project's ETag the command was decided on, e.g. "12"; a stale one gives 412`, false, str),
 			hdr(HeaderIdempotencyKey, `a key ("…") that makes retries of this request return the first result, for the life of the project; reused with another body gives 422`, false, str),
 			hdr(HeaderCorrelationID, "correlation id recorded on the events; defaults to the request id", false, str),
@@ -228,6 +228,48 @@ func OpenAPI() map[string]any {
 			"404": problemResp("no such project"),
 		},
 	})
+	userID := map[string]any{"name": "user", "in": "path", "required": true, "schema": str}
+	userResp := map[string]any{"description": "the user", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[identity.User]())}}}
+	op("GET /v1/me", map[string]any{
+		"operationId": "getMe", "summary": "Who the token belongs to: id, name, organisation, roles, region.", "tags": []string{"users"},
+		"responses": map[string]any{"200": map[string]any{"description": "the caller", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[meResponse]())}}}},
+	})
+	op("POST /v1/users", map[string]any{
+		"operationId": "addUser", "summary": "Add a user (admins only).", "tags": []string{"users"},
+		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[userRequest]())}}},
+		"responses": map[string]any{"201": userResp, "400": problemResp("malformed"), "422": problemResp("an invalid user, or one whose id exists")},
+	})
+	op("GET /v1/users", map[string]any{
+		"operationId": "listUsers", "summary": "Every user (admins only).", "tags": []string{"users"},
+		"responses": map[string]any{"200": map[string]any{"description": "the users", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[userList]())}}}},
+	})
+	op("GET /v1/users/{user}", map[string]any{
+		"operationId": "getUser", "summary": "One user (admins only).", "tags": []string{"users"}, "parameters": []any{userID},
+		"responses": map[string]any{"200": userResp, "404": problemResp("no such user")},
+	})
+	op("POST /v1/users/{user}/disable", map[string]any{
+		"operationId": "disableUser", "summary": "Refuse every token of the user (admins only).", "tags": []string{"users"}, "parameters": []any{userID},
+		"responses": map[string]any{"200": userResp, "404": problemResp("no such user")},
+	})
+	op("POST /v1/users/{user}/enable", map[string]any{
+		"operationId": "enableUser", "summary": "Accept the user's tokens again (admins only).", "tags": []string{"users"}, "parameters": []any{userID},
+		"responses": map[string]any{"200": userResp, "404": problemResp("no such user")},
+	})
+	op("POST /v1/users/{user}/tokens", map[string]any{
+		"operationId": "issueToken", "summary": "Issue a token for the user; the token is in this answer only (admins only).", "tags": []string{"users"}, "parameters": []any{userID},
+		"requestBody": map[string]any{"required": false, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[tokenRequest]())}}},
+		"responses": map[string]any{"201": map[string]any{"description": "the token", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[tokenResponse]())}}},
+			"400": problemResp("a bad label or ttl"), "404": problemResp("no such user")},
+	})
+	op("GET /v1/users/{user}/tokens", map[string]any{
+		"operationId": "listTokens", "summary": "The user's tokens: ids, labels, expiry, revocation; never the tokens (admins only).", "tags": []string{"users"}, "parameters": []any{userID},
+		"responses": map[string]any{"200": map[string]any{"description": "the tokens", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[tokenList]())}}}, "404": problemResp("no such user")},
+	})
+	op("DELETE /v1/users/{user}/tokens/{token}", map[string]any{
+		"operationId": "revokeToken", "summary": "Revoke one of the user's tokens (admins only).", "tags": []string{"users"},
+		"parameters": []any{userID, map[string]any{"name": "token", "in": "path", "required": true, "description": "the token's id", "schema": str}},
+		"responses": map[string]any{"200": map[string]any{"description": "revoked", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[identity.Token]())}}}, "404": problemResp("no such user or token")},
+	})
 	op("GET /openapi.json", map[string]any{
 		"operationId": "getOpenAPI", "summary": "This document.", "tags": []string{"meta"},
 		"responses": map[string]any{"200": map[string]any{"description": "the OpenAPI 3.1 document", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
@@ -241,8 +283,27 @@ func OpenAPI() map[string]any {
 			"503": map[string]any{"description": "the stream does not answer, or the read models stopped (the body says which)"},
 		},
 	})
+	// Every operation but these two needs a bearer token, and may answer 401
+	// and 403.
+	for path, item := range paths {
+		for method, o := range item.(map[string]any) {
+			if path == "/openapi.json" || path == "/healthz" {
+				o.(map[string]any)["security"] = []any{}
+				continue
+			}
+			resps := o.(map[string]any)["responses"].(map[string]any)
+			if _, ok := resps["401"]; !ok {
+				resps["401"] = problemResp("no token, or one unknown, expired or revoked")
+			}
+			if _, ok := resps["403"]; !ok {
+				resps["403"] = problemResp("the user may not do this: a role they do not hold, a project outside their region, an admin-only route")
+			}
+			_ = method
+		}
+	}
 	return map[string]any{
 		"openapi": "3.1.0",
+		"security": []any{map[string]any{"bearerAuth": []any{}}},
 		"info": map[string]any{
 			"title":   "ledger",
 			"version": "1",
@@ -251,7 +312,9 @@ func OpenAPI() map[string]any {
 				"step took effect and is never defaulted. Errors are RFC 9457 problem details with a stable code, and the rule (R1–R30) they enforce.",
 		},
 		"paths":      paths,
-		"components": map[string]any{"schemas": defs},
+		"components": map[string]any{"schemas": defs, "securitySchemes": map[string]any{
+			"bearerAuth": map[string]any{"type": "http", "scheme": "bearer", "description": "a token an admin issued (ledger users token); the actor recorded on events is its user"},
+		}},
 	}
 }
 

@@ -66,6 +66,32 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 			t.Errorf("command %s has no route", n)
 		}
 	}
+	// A bearer token on every operation but the health check and this document.
+	var sec struct {
+		Security   []map[string]any `json:"security"`
+		Components struct {
+			SecuritySchemes map[string]map[string]any `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]struct {
+			Security  *[]any         `json:"security"`
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	_ = json.Unmarshal(raw, &sec)
+	if len(sec.Security) != 1 || sec.Security[0]["bearerAuth"] == nil || sec.Components.SecuritySchemes["bearerAuth"]["scheme"] != "bearer" {
+		t.Fatalf("security: %v, schemes %v", sec.Security, sec.Components.SecuritySchemes)
+	}
+	for path, ops := range sec.Paths {
+		for method, o := range ops {
+			public := path == "/healthz" || path == "/openapi.json"
+			if public != (o.Security != nil && len(*o.Security) == 0) {
+				t.Errorf("%s %s: security %v", method, path, o.Security)
+			}
+			if !public && (o.Responses["401"] == nil || o.Responses["403"] == nil) {
+				t.Errorf("%s %s does not document 401 and 403", method, path)
+			}
+		}
+	}
 	// Every $ref points at a schema of the document.
 	for _, ref := range refs(raw) {
 		name := strings.TrimPrefix(ref, "#/components/schemas/")

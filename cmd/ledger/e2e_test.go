@@ -338,6 +338,12 @@ func TestRefusalsWriteNothing(t *testing.T) {
 		map[string]any{"effective_time": at("2009-09-01"), "reason": "中止", "reference": "r"}, []string{"project_terminated"}}))
 	runScript(t, l, append(approvedScript("D"), step{"/v1/projects/D/disbursements", finance,
 		map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}))
+	// SD: its plan issued, and a change requested, by one user who also holds finance and city roles.
+	dual := func(role string) []string { return append(as("dual"), "Ledger-Role", role) }
+	sd := approvedScript("SD")
+	sd[5].who = dual("city_drc")
+	runScript(t, l, append(sd, step{"/v1/projects/SD/changes", dual("county_drc"),
+		map[string]any{"effective_time": at("2009-08-25"), "change_id": "CH1", "kind": "content", "description": "调整"}, []string{"change_requested"}}))
 	ningbo := registration("N1", "330203")
 	ningbo["city"] = "330200"
 	runScript(t, l, []step{{"/v1/projects", append(as("ningbo"), "Ledger-Role", "county_drc"), ningbo, []string{"project_registered"}}})
@@ -373,6 +379,8 @@ func TestRefusalsWriteNothing(t *testing.T) {
 		{"a county user on another county's project", "POST", "/v1/projects/N1/screening", map[string]any{"effective_time": at("2009-03-10")}, drc, 403, "out-of-scope", "", ""},
 		{"a county user registering in another county", "POST", "/v1/projects", registration("E2", "330681"), drc, 403, "out-of-scope", "", ""},
 		{"an owner on another organisation's project", "POST", "/v1/projects/A/progress-reports", map[string]any{"effective_time": at("2009-10-01"), "as_of": "2009-09-30", "investment_completed": 1}, as("lisi"), 403, "out-of-scope", "", ""},
+		{"disbursing under a plan one issued", "POST", "/v1/projects/SD/disbursements", disburse(1), dual("finance"), 403, "sod-disbursed-by-plan-issuer", "SoD", ""},
+		{"deciding a change one requested", "POST", "/v1/projects/SD/changes/CH1/decision", map[string]any{"effective_time": at("2009-09-01"), "outcome": "approved", "reference": "r"}, dual("city_drc"), 403, "sod-change-decided-by-requester", "SoD", "change_id"},
 		{"an auditor disbursing", "POST", "/v1/projects/A/disbursements", disburse(1), auditor, 403, "role-not-permitted", "", ""},
 		{"an actor named in a header", "POST", "/v1/projects/A/disbursements", disburse(1), append(finance, "Ledger-Actor", "someone-else"), 400, "invalid-header", "", "Ledger-Actor"},
 		{"registering an existing id", "POST", "/v1/projects", registration("A", "330682"), drc, 409, "project-exists", "", ""},

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -433,7 +434,13 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 		}
 	})
 	if cfg.natsURL != "" {
-		opts := []nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), onClosed}
+		// The ledger's own inbox prefix; any other client (verify or export
+		// as the reader) uses its user's own, which its identity may read.
+		inbox := eventstore.LedgerInbox
+		if what != "ledger serve" {
+			inbox = clientInbox(cfg.natsURL)
+		}
+		opts := []nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), onClosed, nats.CustomInboxPrefix(inbox)}
 		if cfg.natsCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.natsCreds))
 		}
@@ -491,6 +498,16 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 		_ = lock.Release()
 	}
 	return c, nil
+}
+
+// clientInbox is the inbox prefix a client of the ledger's NATS uses: its
+// user's own (see eventstore.InboxPrefix) when the URL names a user.
+func clientInbox(natsURL string) string {
+	first, _, _ := strings.Cut(natsURL, ",")
+	if u, err := url.Parse(first); err == nil && u.User != nil && u.User.Username() != "" {
+		return eventstore.InboxPrefix(u.User.Username())
+	}
+	return "_INBOX"
 }
 
 // checkSyncAlways asks the cluster's servers for their JetStream settings

@@ -29,6 +29,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	natsURL := fs.String("nats-url", envOr(getenv, "LEDGER_NATS_URL", "nats://127.0.0.1:4222"), "the ledger's NATS, with a subscriber's credentials in it or in --nats-creds (LEDGER_NATS_URL)")
 	creds := fs.String("nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file")
 	durable := fs.String("durable", "", "the durable consumer's name (a region identity's must be its user name)")
+	inbox := fs.String("inbox-prefix", "", "the inbox prefix of the connection; default _INBOX_<user> for a URL that names its user, the one the ledger's NATS permissions give each identity")
 	city := fs.String("city", "", "only this city's events (GB/T 2260 code)")
 	county := fs.String("county", "", "only this county's events")
 	typ := fs.String("type", "", "only this event name, e.g. funds_disbursed")
@@ -68,7 +69,11 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	default:
 		return fmt.Errorf("--start %q: want beginning, new, seq:N or time:RFC3339", *start)
 	}
-	opts := []nats.Option{nats.Name("ledger-subscribe " + *durable), nats.MaxReconnects(-1)}
+	prefix := *inbox
+	if prefix == "" {
+		prefix = clientInbox(*natsURL)
+	}
+	opts := []nats.Option{nats.Name("ledger-subscribe " + *durable), nats.MaxReconnects(-1), nats.CustomInboxPrefix(prefix)}
 	if *creds != "" {
 		opts = append(opts, nats.UserCredentials(*creds))
 	}
@@ -81,13 +86,11 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	stream, err := js.Stream(ctx, "LEDGER")
-	if err != nil {
-		return fmt.Errorf("the LEDGER stream: %w", err)
-	}
-	cons, err := stream.Consumer(ctx, *durable)
+	// The consumer by name, without asking for the stream's info (which a
+	// region's identity may not read).
+	cons, err := js.Consumer(ctx, "LEDGER", *durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = stream.CreateConsumer(ctx, cfg)
+		cons, err = js.CreateConsumer(ctx, "LEDGER", cfg)
 	}
 	if err != nil {
 		return fmt.Errorf("durable consumer %s: %w", *durable, err)
