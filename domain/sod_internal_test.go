@@ -36,7 +36,7 @@ func TestSeparationOfDutiesKeysOnUserIDs(t *testing.T) {
 	}{
 		{"u-1", "u-1", CodeSoDAcceptance},
 		{"u-1", "u-2", ""},
-		{"", "", ""},   // names only, before authentication
+		{"", "", ""},    // names only, before authentication
 		{"", "u-1", ""}, // requested before authentication
 	} {
 		p := fold(c.requester)

@@ -122,4 +122,3 @@ func TestPropertySeparationOfDuties(t *testing.T) {
 		}
 	}
 }
-

@@ -237,7 +237,7 @@ func OpenAPI() map[string]any {
 	op("POST /v1/users", map[string]any{
 		"operationId": "addUser", "summary": "Add a user (admins only).", "tags": []string{"users"},
 		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[userRequest]())}}},
-		"responses": map[string]any{"201": userResp, "400": problemResp("malformed"), "422": problemResp("an invalid user, or one whose id exists")},
+		"responses":   map[string]any{"201": userResp, "400": problemResp("malformed"), "422": problemResp("an invalid user, or one whose id exists")},
 	})
 	op("GET /v1/users", map[string]any{
 		"operationId": "listUsers", "summary": "Every user (admins only).", "tags": []string{"users"},
@@ -268,7 +268,7 @@ func OpenAPI() map[string]any {
 	op("DELETE /v1/users/{user}/tokens/{token}", map[string]any{
 		"operationId": "revokeToken", "summary": "Revoke one of the user's tokens (admins only).", "tags": []string{"users"},
 		"parameters": []any{userID, map[string]any{"name": "token", "in": "path", "required": true, "description": "the token's id", "schema": str}},
-		"responses": map[string]any{"200": map[string]any{"description": "revoked", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[identity.Token]())}}}, "404": problemResp("no such user or token")},
+		"responses":  map[string]any{"200": map[string]any{"description": "revoked", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[identity.Token]())}}}, "404": problemResp("no such user or token")},
 	})
 	op("GET /openapi.json", map[string]any{
 		"operationId": "getOpenAPI", "summary": "This document.", "tags": []string{"meta"},
@@ -302,7 +302,7 @@ func OpenAPI() map[string]any {
 		}
 	}
 	return map[string]any{
-		"openapi": "3.1.0",
+		"openapi":  "3.1.0",
 		"security": []any{map[string]any{"bearerAuth": []any{}}},
 		"info": map[string]any{
 			"title":   "ledger",
@@ -311,7 +311,7 @@ func OpenAPI() map[string]any {
 				"event on NATS JetStream. Amounts are integers of fen (1 万元 = 1,000,000 fen). Times are RFC 3339; effective_time is when a " +
 				"step took effect and is never defaulted. Errors are RFC 9457 problem details with a stable code, and the rule (R1–R30) they enforce.",
 		},
-		"paths":      paths,
+		"paths": paths,
 		"components": map[string]any{"schemas": defs, "securitySchemes": map[string]any{
 			"bearerAuth": map[string]any{"type": "http", "scheme": "bearer", "description": "a token an admin issued (ledger users token); the actor recorded on events is its user"},
 		}},
