@@ -61,6 +61,9 @@ type serveConfig struct {
 	adminTokenFile string
 	usersFile      string
 	hookPrivate    bool
+	oidcIssuer     string
+	oidcAudience   string
+	oidcClaims     string
 	limits         httpapi.Limits
 	maxStore       int64
 	minFree        int64
@@ -110,6 +113,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", env("LEDGER_ADMIN_TOKEN_FILE", ""), "a file (mode 0600) holding the first admin's token, instead of a new one printed at the first start; LEDGER_ADMIN_TOKEN gives it directly (LEDGER_ADMIN_TOKEN_FILE)")
 	fs.StringVar(&c.usersFile, "users-file", env("LEDGER_USERS_FILE", ""), "a JSON file of users to create at start when missing: [{\"id\", \"name\", \"org\", \"roles\", \"region\", \"owner_org\", \"token\"}] (LEDGER_USERS_FILE)")
 	fs.BoolVar(&c.hookPrivate, "webhook-allow-private", getenv("LEDGER_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks target loopback, private and link-local addresses (refused by default) (LEDGER_WEBHOOK_ALLOW_PRIVATE=1)")
+	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("LEDGER_OIDC_ISSUER", ""), "an OpenID Connect issuer whose ID tokens are accepted as bearer tokens, e.g. https://sso.example.gov.cn (LEDGER_OIDC_ISSUER)")
+	fs.StringVar(&c.oidcAudience, "oidc-audience", env("LEDGER_OIDC_AUDIENCE", ""), "the audience (client id) those tokens must be for (LEDGER_OIDC_AUDIENCE)")
+	fs.StringVar(&c.oidcClaims, "oidc-claims", env("LEDGER_OIDC_CLAIMS", ""), "JSON naming the claims that give a user's fields, e.g. {\"id\":\"preferred_username\",\"roles\":\"ledger_roles\",\"region\":\"ledger_region\"} (the defaults; also name, org, owner_org) (LEDGER_OIDC_CLAIMS)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -194,6 +200,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := bootstrapUsers(ctx, users, cfg, getenv, stdout); err != nil {
 		return err
 	}
+	auth := identity.Chain{Directory: users}
+	if cfg.oidcIssuer != "" {
+		var claims identity.Claims
+		if cfg.oidcClaims != "" {
+			if err := json.Unmarshal([]byte(cfg.oidcClaims), &claims); err != nil {
+				return fmt.Errorf("--oidc-claims: %w", err)
+			}
+		}
+		if auth.OIDC, err = identity.NewOIDC(ctx, cfg.oidcIssuer, cfg.oidcAudience, claims); err != nil {
+			return err
+		}
+		log.Info("OpenID Connect ID tokens accepted", "issuer", cfg.oidcIssuer, "audience", cfg.oidcAudience)
+	}
 	cmds := app.New(store, nil)
 	gate := cmds.Gate()
 	// What the store says of itself, the signed checkpoints and the read
@@ -264,7 +283,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	api := httpapi.New(httpapi.Config{Commands: cmds, Health: watch, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: users, Users: users})
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: auth, Users: users})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
