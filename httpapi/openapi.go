@@ -304,6 +304,7 @@ func OpenAPI() map[string]any {
 	return map[string]any{
 		"openapi":  "3.1.0",
 		"security": []any{map[string]any{"bearerAuth": []any{}}},
+		"servers":  []any{map[string]any{"url": "/", "description": "the ledger that serves this document"}},
 		"info": map[string]any{
 			"title":   "ledger",
 			"version": "1",
