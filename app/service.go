@@ -32,11 +32,16 @@ var _ Store = (*eventstore.Store)(nil)
 // append by the project's expected sequence, so that a command reads a
 // project's history from the stream only when another process wrote to it.
 type Service struct {
-	store Store
-	now   func() time.Time
-	cache *cache
-	gate  *Gate
+	store    Store
+	now      func() time.Time
+	cache    *cache
+	gate     *Gate
+	fourEyes domain.Fen
 }
+
+// SetFourEyes makes disbursements above amount (fen) need a second finance
+// user's approval: they are prepared, and paid on approval. 0 turns it off.
+func (s *Service) SetFourEyes(amount domain.Fen) { s.fourEyes = amount }
 
 // CachedProjects is how many projects' folded states a Service keeps, and
 // CachedBytes the most bytes (estimated) they may hold together.
@@ -141,6 +146,9 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 	}
 	if err := s.gate.Err(); err != nil {
 		return Result{}, err
+	}
+	if d, ok := req.Command.(*domain.Disburse); ok {
+		d.FourEyesAbove = s.fourEyes
 	}
 	if err := domain.CheckBounds(req.Command); err != nil {
 		return Result{}, err

@@ -37,6 +37,7 @@ var permitted = map[string][]Role{
 	"issue_plan":            {RoleNDRC, RoleProvinceDRC, RoleCityDRC},
 	"open_special_account":  {RoleOwner, RoleFinance},
 	"disburse":              {RoleFinance},
+	"approve_disbursement":  {RoleFinance},
 	"pass_pilot_assessment": {RoleNDRC, RoleProvinceDRC},
 	"report_progress":       {RoleOwner, RoleCountyDRC},
 	"request_change":        {RoleOwner, RoleCountyDRC},
@@ -112,6 +113,13 @@ func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, erro
 // holds between authenticated users (their ids); steps recorded before the
 // ledger authenticated carry no id, and are outside it.
 func (p *Project) separateDuties(cmd Command, actor Actor) error {
+	// Four-eyes holds by name too: it is new, so no history predates it.
+	if c, ok := cmd.(*ApproveDisbursement); ok {
+		if pr := p.preparations[c.PreparationID]; pr != nil && pr.PreparedBy == actorKey(actor) {
+			return &Error{Kind: KindForbidden, Code: CodeFourEyes, Rule: "SoD", Field: "preparation_id",
+				Msg: fmt.Sprintf("%s prepared disbursement %s; another finance user must approve it", actor.Name, c.PreparationID)}
+		}
+	}
 	if actor.ID == "" {
 		return nil
 	}
@@ -510,6 +518,10 @@ type Disburse struct {
 	Source Source `json:"source"`
 	Amount Fen    `json:"amount"`
 	Basis  string `json:"basis"`
+	// FourEyesAbove, when positive, is the amount above which a tranche is
+	// only prepared, to be paid when a second finance user approves it. It
+	// is the ledger's policy, set by the service, never by a caller.
+	FourEyesAbove Fen `json:"-"`
 }
 
 func (*Disburse) CommandName() string { return "disburse" }
@@ -536,24 +548,85 @@ func (c *Disburse) decide(p *Project) ([]Event, error) {
 	if ch := p.pendingChange(); ch != nil {
 		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "no disbursement while change %s (%s) awaits approval", ch.ID, ch.Kind)
 	}
+	if c.FourEyesAbove > 0 && c.Amount > c.FourEyesAbove {
+		// Checked as if paid on top of what is already prepared, then only prepared.
+		if err := p.checkPayment(c.Source, c.Amount+p.pendingPrepared(c.Source)); err != nil {
+			return nil, err
+		}
+		id := fmt.Sprintf("D%d", len(p.preparations)+1)
+		return []Event{DisbursementPrepared{PreparationID: id, Source: c.Source, Amount: c.Amount, Basis: c.Basis, Threshold: c.FourEyesAbove}}, nil
+	}
+	if err := p.checkPayment(c.Source, c.Amount); err != nil {
+		return nil, err
+	}
+	return []Event{FundsDisbursed{Source: c.Source, Amount: c.Amount, Tranche: p.tranches + 1, Basis: c.Basis}}, nil
+}
+
+// pendingPrepared is what is prepared from source and not yet approved.
+func (p *Project) pendingPrepared(source Source) Fen {
+	var n Fen
+	for _, pr := range p.preparations {
+		if pr.State == "pending" && pr.Source == source {
+			n += pr.Amount
+		}
+	}
+	return n
+}
+
+// checkPayment applies the award cap (R6) and the pre-disbursement share
+// (R18) to paying amount from source now.
+func (p *Project) checkPayment(source Source, amount Fen) error {
+	c := struct {
+		Source Source
+		Amount Fen
+	}{source, amount}
 	award := p.awarded[c.Source]
 	after, ok := addFen(p.disbursed[c.Source], c.Amount)
 	if !ok {
-		return nil, refuse(CodeAmountOverflow, "", "amount overflows")
+		return refuse(CodeAmountOverflow, "", "amount overflows")
 	}
 	if after > award {
 		e := refuse(CodeOverAward, "R6", "disbursing %s yuan from %s would pay %s yuan against an award of %s yuan",
 			c.Amount, c.Source, after, award)
 		e.Field = "amount"
-		return nil, e
+		return e
 	}
 	if bp := p.predisbursementBP(); bp > 0 && !p.pilotAssessed && after > share(award, bp) {
 		e := refuse(CodePredisbursementLimit, "R18", "before the pilot assessment passes at most %d%% of the %s award (%s yuan) may be paid; this would pay %s yuan",
 			bp/100, c.Source, share(award, bp), after)
 		e.Field = "amount"
-		return nil, e
+		return e
 	}
-	return []Event{FundsDisbursed{Source: c.Source, Amount: c.Amount, Tranche: p.tranches + 1, Basis: c.Basis}}, nil
+	return nil
+}
+
+// ApproveDisbursement pays a prepared tranche: a second finance user's
+// approval (four-eyes). The rules of a disbursement are checked again now.
+type ApproveDisbursement struct {
+	At
+	PreparationID string `json:"preparation_id"`
+}
+
+func (*ApproveDisbursement) CommandName() string { return "approve_disbursement" }
+
+func (c *ApproveDisbursement) validate() error {
+	if strings.TrimSpace(c.PreparationID) == "" {
+		return invalid("preparation_id", "the prepared disbursement to approve is required")
+	}
+	return nil
+}
+
+func (c *ApproveDisbursement) decide(p *Project) ([]Event, error) {
+	pr := p.preparations[c.PreparationID]
+	if pr == nil || pr.State != "pending" {
+		return nil, &Error{Kind: KindNotFound, Code: CodeNoSuchPreparation, Field: "preparation_id", Msg: fmt.Sprintf("no prepared disbursement %q awaits approval", c.PreparationID)}
+	}
+	d := &Disburse{At: c.At, Source: pr.Source, Amount: pr.Amount, Basis: pr.Basis}
+	evs, err := d.decide(p)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Event{DisbursementApproved{PreparationID: pr.PreparationID}}, evs...), nil
 }
 
 func (p *Project) predisbursementBP() int64 {

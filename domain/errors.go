@@ -104,6 +104,8 @@ const (
 	CodeSoDChange            = "sod-change-decided-by-requester"
 	CodeSoDDisburse          = "sod-disbursed-by-plan-issuer"
 	CodeSoDAcceptance        = "sod-acceptance-decided-by-requester"
+	CodeFourEyes             = "four-eyes-approved-by-preparer"
+	CodeNoSuchPreparation    = "no-such-preparation"
 	CodeAmountOverflow       = "amount-overflow"
 	CodeNoChange             = "no-change"
 	CodeNotFound             = "project-not-found"

@@ -158,6 +158,27 @@ type FundsDisbursed struct {
 	Basis   string `json:"basis"`   // the progress check or notice it rests on
 }
 
+// DisbursementPrepared: a finance user prepared a tranche above the amount
+// that needs a second finance user's approval (four-eyes); nothing is paid
+// yet.
+type DisbursementPrepared struct {
+	PreparationID string `json:"preparation_id"`
+	Source        Source `json:"source"`
+	Amount        Fen    `json:"amount"`
+	Basis         string `json:"basis"`
+	Threshold     Fen    `json:"threshold"` // the amount above which a second user's approval was required
+}
+
+func (DisbursementPrepared) EventType() string { return "disbursement_prepared.v1" }
+
+// DisbursementApproved: a second finance user approved a prepared tranche;
+// the FundsDisbursed that pays it follows in the same command.
+type DisbursementApproved struct {
+	PreparationID string `json:"preparation_id"`
+}
+
+func (DisbursementApproved) EventType() string { return "disbursement_approved.v1" }
+
 // PilotAssessmentPassed: the pilot city passed its assessment; the rest of the award may be paid (R18).
 type PilotAssessmentPassed struct {
 	Reference string `json:"reference"`
@@ -312,6 +333,8 @@ func init() {
 		func() Event { return &InvestmentPlanIssued{} },
 		func() Event { return &SpecialAccountOpened{} },
 		func() Event { return &FundsDisbursed{} },
+		func() Event { return &DisbursementPrepared{} },
+		func() Event { return &DisbursementApproved{} },
 		func() Event { return &PilotAssessmentPassed{} },
 		func() Event { return &ProgressReported{} },
 		func() Event { return &ChangeRequested{} },

@@ -73,6 +73,24 @@ type Project struct {
 	// authenticated actors ("" for steps recorded before authentication).
 	planIssuedBy          string
 	acceptanceRequestedBy string
+	// Prepared disbursements awaiting a second finance user (four-eyes).
+	preparations map[string]*Preparation
+}
+
+// Preparation is a disbursement prepared for a second user's approval.
+type Preparation struct {
+	DisbursementPrepared
+	PreparedBy string `json:"prepared_by"` // the preparer's user id, or name before authentication
+	State      string `json:"state"`       // pending, approved
+}
+
+// actorKey is who took a step, for rules about persons: the user id, or the
+// name on steps recorded before the ledger authenticated.
+func actorKey(a Actor) string {
+	if a.ID != "" {
+		return "id:" + a.ID
+	}
+	return "name:" + a.Name
 }
 
 // NewProject returns the empty aggregate for id, ready to fold its history.
@@ -104,11 +122,20 @@ func (p *Project) Apply(e Event, effective time.Time) { p.ApplyBy(e, effective, 
 // issued the plan, requested a change and requested acceptance, for the
 // separation of duties.
 func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
-	switch e.(type) {
+	switch e := e.(type) {
 	case InvestmentPlanIssued:
 		p.planIssuedBy = by.ID
 	case AcceptanceRequested:
 		p.acceptanceRequestedBy = by.ID
+	case DisbursementPrepared:
+		if p.preparations == nil {
+			p.preparations = map[string]*Preparation{}
+		}
+		p.preparations[e.PreparationID] = &Preparation{DisbursementPrepared: e, PreparedBy: actorKey(by), State: "pending"}
+	case DisbursementApproved:
+		if pr := p.preparations[e.PreparationID]; pr != nil {
+			pr.State = "approved"
+		}
 	}
 	defer func() {
 		if c, ok := e.(ChangeRequested); ok && p.changes[c.ChangeID] != nil {
@@ -264,6 +291,7 @@ type View struct {
 	Progress               *ProgressReported      `json:"progress,omitempty"`
 	Completion             *ConstructionCompleted `json:"completion,omitempty"`
 	Changes                []Change               `json:"changes"`
+	Preparations           []Preparation          `json:"prepared_disbursements,omitempty"`
 	AcceptanceItems        map[string]string      `json:"acceptance_items"`
 	Inspections            int                    `json:"inspections"`
 	Milestones             map[string]time.Time   `json:"milestones"`
@@ -308,6 +336,10 @@ func (p *Project) View() View {
 		}
 		v.Changes = append(v.Changes, c)
 	}
+	for _, pr := range p.preparations {
+		v.Preparations = append(v.Preparations, *pr)
+	}
+	sort.Slice(v.Preparations, func(i, j int) bool { return v.Preparations[i].PreparationID < v.Preparations[j].PreparationID })
 	return v
 }
 

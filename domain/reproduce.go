@@ -32,6 +32,10 @@ func commandFor(id ProjectID, e Event, at At) Command {
 		return &OpenSpecialAccount{At: at, Bank: e.Bank, AccountRef: e.AccountRef}
 	case FundsDisbursed:
 		return &Disburse{At: at, Source: e.Source, Amount: e.Amount, Basis: e.Basis}
+	case DisbursementPrepared:
+		return &Disburse{At: at, Source: e.Source, Amount: e.Amount, Basis: e.Basis, FourEyesAbove: e.Threshold}
+	case DisbursementApproved:
+		return &ApproveDisbursement{At: at, PreparationID: e.PreparationID}
 	case PilotAssessmentPassed:
 		return &PassPilotAssessment{At: at, Reference: e.Reference}
 	case ProgressReported:

@@ -33,6 +33,10 @@ var commandRoutes = []commandRoute{
 		func(*http.Request) domain.Command { return &domain.OpenSpecialAccount{} }},
 	{"POST /v1/projects/{id}/disbursements", "disburse", "Pay a tranche from one funding source by progress (R6); never above the award, before the plan and account, while a change is pending, after termination, or beyond the pre-disbursement share before the pilot assessment (R18).",
 		func(*http.Request) domain.Command { return &domain.Disburse{} }},
+	{"POST /v1/projects/{id}/disbursements/{preparation}/approval", "approveDisbursement", "Approve a tranche prepared above the ledger's four-eyes amount (--four-eyes-above): a finance user other than its preparer; records the approval and the payment atomically, the rules of a disbursement checked again.",
+		func(r *http.Request) domain.Command {
+			return &domain.ApproveDisbursement{PreparationID: r.PathValue("preparation")}
+		}},
 	{"POST /v1/projects/{id}/pilot-assessment", "passPilotAssessment", "Record that the pilot city passed its assessment, releasing the rest of the award (R18).",
 		func(*http.Request) domain.Command { return &domain.PassPilotAssessment{} }},
 	{"POST /v1/projects/{id}/progress-reports", "reportProgress", "File a progress report: investment completed to date and physical progress (R7).",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,5 +197,41 @@ func TestCountyFeedHoldsOnlyItsCounty(t *testing.T) {
 	}
 	if len(subjects) != 8 || subjects[7] != "C2" {
 		t.Fatalf("the county feed: %v", subjects)
+	}
+}
+
+// TestFourEyesThroughTheAPI: with --four-eyes-above, a large tranche is
+// prepared by one finance user and paid when a second approves it; the
+// preparer's own approval is refused.
+func TestFourEyesThroughTheAPI(t *testing.T) {
+	dir := t.TempDir()
+	l := startLedger(t, dir, "--four-eyes-above", "100000000") // 100万
+	runScript(t, l, approvedScript("FE"))
+	r := call(t, "POST", l.base+"/v1/projects/FE/disbursements",
+		map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 300 * wan, "basis": "进度检查"}, finance...)
+	if r.status != 201 || !strings.HasSuffix(r.body["events"].([]any)[0].(map[string]any)["subject"].(string), ".disbursement_prepared") {
+		t.Fatalf("prepare: %d %s", r.status, r.raw)
+	}
+	approve := map[string]any{"effective_time": at("2009-09-02")}
+	if r := call(t, "POST", l.base+"/v1/projects/FE/disbursements/D1/approval", approve, finance...); r.status != 403 || r.body["code"] != "four-eyes-approved-by-preparer" {
+		t.Fatalf("approved by its preparer: %d %s", r.status, r.raw)
+	}
+	r = call(t, "POST", l.base+"/v1/projects/FE/disbursements/D1/approval", approve, as("sunqi")...)
+	if r.status != 201 || len(r.body["events"].([]any)) != 2 {
+		t.Fatalf("approved by a second user: %d %s", r.status, r.raw)
+	}
+	v := call(t, "GET", l.base+"/v1/projects/FE?min_position="+r.header.Get("Ledger-Position"), nil)
+	if d := v.body["funding"].(map[string]any)["disbursed"].(map[string]any)["central_budget"]; d != float64(300*wan) {
+		t.Fatalf("disbursed after the approval: %v", d)
+	}
+	if r := call(t, "POST", l.base+"/v1/projects/FE/disbursements",
+		map[string]any{"effective_time": at("2009-09-03"), "source": "central_budget", "amount": 100 * wan, "basis": "进度检查"}, finance...); r.status != 201 ||
+		!strings.HasSuffix(r.body["events"].([]any)[0].(map[string]any)["subject"].(string), ".funds_disbursed") {
+		t.Fatalf("a tranche at the threshold: %d %s", r.status, r.raw)
+	}
+	// The history verifies: the preparation, and the approval with its payment.
+	l.stop()
+	if err, out := runCmd("verify", "--data-dir", dir, "--key", filepath.Join(dir, "checkpoint.key.pub")); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }

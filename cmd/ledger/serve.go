@@ -25,6 +25,7 @@ import (
 
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/audit"
+	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
 	"github.com/zjfund/ledger/identity"
@@ -64,6 +65,7 @@ type serveConfig struct {
 	oidcIssuer     string
 	oidcAudience   string
 	oidcClaims     string
+	fourEyes       int64
 	limits         httpapi.Limits
 	maxStore       int64
 	minFree        int64
@@ -116,6 +118,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("LEDGER_OIDC_ISSUER", ""), "an OpenID Connect issuer whose ID tokens are accepted as bearer tokens, e.g. https://sso.example.gov.cn (LEDGER_OIDC_ISSUER)")
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("LEDGER_OIDC_AUDIENCE", ""), "the audience (client id) those tokens must be for (LEDGER_OIDC_AUDIENCE)")
 	fs.StringVar(&c.oidcClaims, "oidc-claims", env("LEDGER_OIDC_CLAIMS", ""), "JSON naming the claims that give a user's fields, e.g. {\"id\":\"preferred_username\",\"roles\":\"ledger_roles\",\"region\":\"ledger_region\"} (the defaults; also name, org, owner_org) (LEDGER_OIDC_CLAIMS)")
+	fs.Int64Var(&c.fourEyes, "four-eyes-above", int64(envInt("LEDGER_FOUR_EYES_ABOVE", 0)), "disbursements above this many fen are prepared by one finance user and paid when a second approves them; 0: off (LEDGER_FOUR_EYES_ABOVE)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -214,6 +217,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("OpenID Connect ID tokens accepted", "issuer", cfg.oidcIssuer, "audience", cfg.oidcAudience)
 	}
 	cmds := app.New(store, nil)
+	cmds.SetFourEyes(domain.Fen(cfg.fourEyes))
 	gate := cmds.Gate()
 	// What the store says of itself, the signed checkpoints and the read
 	// models' checkpoint must agree before anything is written.
