@@ -79,6 +79,9 @@ type Request struct {
 	RequestDigest  string
 	CorrelationID  string
 	CausationID    string
+	// Signed, when set, is the author's signature of the request, recorded
+	// on the command's events.
+	Signed *eventstore.Signed
 	// Scope, when set, says whether the actor may act on a project in city
 	// and county owned by an organisation that has borne the names owners
 	// (at application, and after each approved rename); its error (a
@@ -238,7 +241,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 			drafts[i] = eventstore.Draft{
 				ID: eventID(req, id, i), Event: e, Time: req.Command.EffectiveAt(), Actor: req.Actor,
 				CorrelationID: req.CorrelationID, CausationID: req.CausationID,
-				IdempotencyKey: req.IdempotencyKey, RequestDigest: req.RequestDigest,
+				IdempotencyKey: req.IdempotencyKey, RequestDigest: req.RequestDigest, Signed: req.Signed,
 			}
 		}
 		stored, err := s.store.Append(ctx, eventstore.AppendRequest{

@@ -55,6 +55,9 @@ type VerifyOptions struct {
 	Checkpoints []eventstore.StoredCheckpoint
 	// Progress, when set, is called every 10,000 events with the count so far and the total.
 	Progress func(done, total uint64)
+	// Keys, when set, gives the signing keys users held, from the user
+	// directory: a signed command's key is then checked to be its author's.
+	Keys KeyLookup
 }
 
 type projectState struct {
@@ -77,6 +80,7 @@ type verifier struct {
 	whole    bool
 	lastSeq  uint64
 	events   uint64
+	keys     KeyLookup
 }
 
 // Verify reads the stream (or the part Filter selects) and checks every
@@ -93,7 +97,7 @@ func Verify(ctx context.Context, src Stream, o VerifyOptions) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	v := &verifier{projects: map[string]*projectState{}, whole: o.Filter == ""}
+	v := &verifier{projects: map[string]*projectState{}, whole: o.Filter == "", keys: o.Keys}
 	err = src.Read(ctx, eventstore.ReadOptions{Filter: o.Filter, Until: total, Raw: true}, func(s eventstore.Stored) error {
 		if err := v.event(s); err != nil {
 			return err
@@ -191,6 +195,10 @@ func (v *verifier) reproduce(ps *projectState, final bool) error {
 		if err != nil {
 			return &Failure{Seq: first.seq, Project: first.env.Subject, EventID: first.env.ID, Type: first.env.EventType(),
 				Reason: "the domain rules would not have recorded it: " + err.Error()}
+		}
+		if err := checkSigned(first.env, first.ev, v.keys); err != nil {
+			return &Failure{Seq: first.seq, Project: first.env.Subject, EventID: first.env.ID, Type: first.env.EventType(),
+				Reason: "signed command: " + err.Error()}
 		}
 		for _, pe := range ps.pending[:n] {
 			ps.p.ApplyBy(pe.ev, pe.env.Time, domain.Actor{Name: pe.env.Actor, Role: domain.Role(pe.env.ActorRole), ID: pe.env.ActorID, Org: pe.env.ActorOrg})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -103,4 +104,39 @@ func (p *Project) Reproduce(evs []Event, actor Actor, effective, recorded time.T
 		}
 	}
 	return len(want), nil
+}
+
+// CheckSignedBody checks that body, the JSON a signed request carried,
+// decoded as the API decodes a command, is the command that yields first
+// (taking effect at effective): every member the body gives has the value
+// the recorded event implies.
+func CheckSignedBody(first Event, effective time.Time, body []byte) error {
+	want := commandFor("", first, At{EffectiveTime: effective})
+	if want == nil {
+		return fmt.Errorf("%s is not the first event of a command", first.EventType())
+	}
+	got := reflect.New(reflect.TypeOf(want).Elem()).Interface()
+	if err := json.Unmarshal(body, got); err != nil {
+		return fmt.Errorf("the body does not decode as %s: %v", want.CommandName(), err)
+	}
+	var given map[string]json.RawMessage
+	if err := json.Unmarshal(body, &given); err != nil {
+		return fmt.Errorf("the body is not a JSON object: %v", err)
+	}
+	gm, wm := map[string]any{}, map[string]any{}
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	_ = json.Unmarshal(gb, &gm)
+	_ = json.Unmarshal(wb, &wm)
+	for k := range given {
+		if k == "id" {
+			continue // a registration's id is the event's subject, checked by its chain
+		}
+		a, _ := json.Marshal(gm[k])
+		b, _ := json.Marshal(wm[k])
+		if string(a) != string(b) {
+			return fmt.Errorf("member %q is %s in the signed body and %s in what was recorded", k, a, b)
+		}
+	}
+	return nil
 }

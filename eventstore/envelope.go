@@ -42,6 +42,14 @@ type Envelope struct {
 	CausationID     string          `json:"causationid,omitempty"`
 	IdempotencyKey  string          `json:"idempotencykey,omitempty"`
 	RequestDigest   string          `json:"requestdigest,omitempty"`
+	// A command signed by its author (RFC 9421): the Signature field's
+	// value, the signature base it signs, the key's id and Ed25519 public
+	// key (base64), and the signed request body (base64).
+	Signature      string `json:"signature,omitempty"`
+	SignatureBase  string `json:"signaturebase,omitempty"`
+	SignatureKeyID string `json:"signaturekeyid,omitempty"`
+	SignatureKey   string `json:"signaturekey,omitempty"`
+	SignedBody     string `json:"signedbody,omitempty"`
 	PrevHash        string          `json:"prevhash"`
 	Data            json.RawMessage `json:"data"`
 	Hash            string          `json:"hash"`

@@ -187,6 +187,12 @@ type Draft struct {
 	CausationID    string
 	IdempotencyKey string
 	RequestDigest  string
+	Signed         *Signed // the author's signature of the command, when it was signed
+}
+
+// Signed is what the envelope records of a signed command.
+type Signed struct {
+	Signature, Base, KeyID, Key, Body string
 }
 
 // AppendRequest appends a command's events to one project.
@@ -258,6 +264,9 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 			RecordedTime: req.Recorded, Actor: d.Actor.Name, ActorRole: string(d.Actor.Role), ActorID: d.Actor.ID, ActorOrg: d.Actor.Org,
 			CorrelationID: d.CorrelationID, CausationID: d.CausationID, IdempotencyKey: d.IdempotencyKey,
 			RequestDigest: d.RequestDigest, PrevHash: prev, Data: data,
+		}
+		if d.Signed != nil {
+			env.Signature, env.SignatureBase, env.SignatureKeyID, env.SignatureKey, env.SignedBody = d.Signed.Signature, d.Signed.Base, d.Signed.KeyID, d.Signed.Key, d.Signed.Body
 		}
 		raw, h, err := seal(env)
 		if err != nil {

@@ -87,6 +87,8 @@ type Config struct {
 	Auth Authenticator
 	// Users is the user directory the users routes manage (admins only).
 	Users *identity.Directory
+	// MustSign names the commands that must be signed by their author.
+	MustSign SignaturePolicy
 }
 
 // Limits bound the work clients can make the ledger do at once. A request
@@ -127,15 +129,17 @@ type API struct {
 	feedsDone chan struct{} // closed by StopFeeds
 	stopOnce  sync.Once
 
-	gate    *app.Gate
-	auth    Authenticator
-	users   *identity.Directory
-	limits  Limits
-	replays chan struct{} // a token per replay running
-	asOf    *asOfCache
-	feedsMu sync.Mutex // guards feeds, feedsBy
-	feeds   int
-	feedsBy map[string]int // open feeds by client address
+	gate     *app.Gate
+	auth     Authenticator
+	users    *identity.Directory
+	mustSign SignaturePolicy
+	seenSigs *replays
+	limits   Limits
+	replays  chan struct{} // a token per replay running
+	asOf     *asOfCache
+	feedsMu  sync.Mutex // guards feeds, feedsBy
+	feeds    int
+	feedsBy  map[string]int // open feeds by client address
 }
 
 // StopFeeds ends every open event feed (server shutdown waits for them
@@ -149,7 +153,8 @@ func New(cfg Config) *API {
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
 		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{}),
-		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}, auth: cfg.Auth, users: cfg.Users}
+		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}, auth: cfg.Auth, users: cfg.Users,
+		mustSign: cfg.MustSign, seenSigs: newReplays(100_000)}
 	a.limits.defaults()
 	a.replays = make(chan struct{}, a.limits.Replays)
 	a.asOf = newAsOfCache(4)
@@ -177,6 +182,8 @@ func New(cfg Config) *API {
 	a.handle("DELETE /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.deleteWebhook))
 	users := cfg.Users != nil
 	a.handle("GET /v1/me", a.getMe)
+	a.handle("POST /v1/me/keys", a.needs(users, "users", a.addKey))
+	a.handle("DELETE /v1/me/keys/{key}", a.needs(users, "users", a.revokeKey))
 	a.handle("POST /v1/users", a.needs(users, "users", a.addUser))
 	a.handle("GET /v1/users", a.needs(users, "users", a.listUsers))
 	a.handle("GET /v1/users/{user}", a.needs(users, "users", a.getUser))
@@ -291,6 +298,10 @@ func (a *API) command(rt commandRoute) http.HandlerFunc {
 			return
 		}
 		if p := decodeJSON(body, cmd); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if req.Signed, p = a.signedCommand(r, cmd.CommandName(), body); p != nil {
 			writeProblem(w, r, p)
 			return
 		}

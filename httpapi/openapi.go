@@ -54,6 +54,9 @@ func OpenAPI() map[string]any {
 			hdr("If-Match", `the project's ETag the command was decided on, e.g. "12"; a stale one gives 412`, false, str),
 			hdr(HeaderIdempotencyKey, `a key ("…") that makes retries of this request return the first result, for the life of the project; reused with another body gives 422`, false, str),
 			hdr(HeaderCorrelationID, "correlation id recorded on the events; defaults to the request id", false, str),
+			hdr("Signature-Input", `an HTTP Message Signature (RFC 9421) of the command by its author, covering at least "@method", "@path" and "content-digest", with created and keyid (a key of the user's, POST /v1/me/keys); recorded on the events`, false, str),
+			hdr("Signature", "the signature the Signature-Input describes (Ed25519)", false, str),
+			hdr("Content-Digest", "the body's digest (RFC 9530, sha-256 or sha-512); required with a signature", false, str),
 		}
 		if strings.Contains(path, "{id}") {
 			params = append([]any{idParam}, params...)
@@ -233,6 +236,16 @@ func OpenAPI() map[string]any {
 	op("GET /v1/me", map[string]any{
 		"operationId": "getMe", "summary": "Who the token belongs to: id, name, organisation, roles, region.", "tags": []string{"users"},
 		"responses": map[string]any{"200": map[string]any{"description": "the caller", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[meResponse]())}}}},
+	})
+	op("POST /v1/me/keys", map[string]any{
+		"operationId": "addKey", "summary": "Register one of the caller's own Ed25519 public keys, to sign commands with (HTTP Message Signatures).", "tags": []string{"users"},
+		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[keyRequest]())}}},
+		"responses": map[string]any{"201": userResp, "400": problemResp("not a base64 key"), "422": problemResp("not a 32-byte key, or its id is taken")},
+	})
+	op("DELETE /v1/me/keys/{key}", map[string]any{
+		"operationId": "revokeKey", "summary": "Revoke one of the caller's keys: signatures made with it from now on are refused.", "tags": []string{"users"},
+		"parameters": []any{map[string]any{"name": "key", "in": "path", "required": true, "schema": str}},
+		"responses":  map[string]any{"200": userResp, "404": problemResp("no such active key")},
 	})
 	op("POST /v1/users", map[string]any{
 		"operationId": "addUser", "summary": "Add a user (admins only).", "tags": []string{"users"},

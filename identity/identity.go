@@ -8,10 +8,12 @@ package identity
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,15 +38,19 @@ const Province = "province"
 
 // User is a person or an office that acts on the ledger.
 type User struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Org      string    `json:"org"`
-	Roles    []string  `json:"roles"`
-	Region   string    `json:"region"`              // "province", a city code (330600) or a county code (330682)
-	Owner    string    `json:"owner_org,omitempty"` // for owners: the organisation whose projects they act on
-	Disabled bool      `json:"disabled,omitempty"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Org      string   `json:"org"`
+	Roles    []string `json:"roles"`
+	Region   string   `json:"region"`              // "province", a city code (330600) or a county code (330682)
+	Owner    string   `json:"owner_org,omitempty"` // for owners: the organisation whose projects they act on
+	Disabled bool     `json:"disabled,omitempty"`
+	// Keys are the Ed25519 public keys the user signs commands with (HTTP
+	// Message Signatures), kept with when they were added and revoked, so
+	// that a signature is checked against the key as it was then.
+	Keys    []Key     `json:"keys,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // Has reports whether u holds role.
@@ -116,6 +122,36 @@ func (u *User) InRegion(city, county string) bool {
 		return city == u.Region
 	}
 	return county == u.Region
+}
+
+// Key is a user's Ed25519 public key for signed commands.
+type Key struct {
+	ID      string     `json:"key_id"`
+	Public  string     `json:"public_key"` // base64 of the 32 bytes
+	Added   time.Time  `json:"added"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+}
+
+// KeyAt returns the user's key id as it was at t: added before t and not
+// revoked by then.
+func (u *User) KeyAt(id string, t time.Time) (ed25519.PublicKey, error) {
+	for _, k := range u.Keys {
+		if k.ID != id {
+			continue
+		}
+		if t.Before(k.Added) {
+			return nil, fmt.Errorf("%w: key %s of user %s was added at %s, after %s", ErrNotFound, id, u.ID, k.Added.Format(time.RFC3339), t.Format(time.RFC3339))
+		}
+		if k.Revoked != nil && !t.Before(*k.Revoked) {
+			return nil, fmt.Errorf("%w: key %s of user %s was revoked at %s", ErrNotFound, id, u.ID, k.Revoked.Format(time.RFC3339))
+		}
+		b, err := base64.StdEncoding.DecodeString(k.Public)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("key %s of user %s is not an Ed25519 public key", id, u.ID)
+		}
+		return ed25519.PublicKey(b), nil
+	}
+	return nil, fmt.Errorf("%w: user %s has no key %q", ErrNotFound, u.ID, id)
 }
 
 // Token is a stored token: its hash, never the token itself.
@@ -335,6 +371,44 @@ func (d *Directory) Add(ctx context.Context, u User) (User, error) {
 // SetDisabled disables (or enables again) a user: a disabled user's tokens
 // are refused.
 func (d *Directory) SetDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+	return d.update(ctx, id, func(u *User) error { u.Disabled = disabled; return nil })
+}
+
+// AddKey registers an Ed25519 public key (32 bytes) for the user under id.
+func (d *Directory) AddKey(ctx context.Context, user, id string, pub []byte) (User, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return User{}, fmt.Errorf("%w: public_key: an Ed25519 public key is 32 bytes, not %d", ErrInvalid, len(pub))
+	}
+	if len(id) == 0 || len(id) > 64 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+		return User{}, fmt.Errorf("%w: key_id: 1–64 ASCII letters, digits, '-', '_' or '.'", ErrInvalid)
+	}
+	return d.update(ctx, user, func(u *User) error {
+		for _, k := range u.Keys {
+			if k.ID == id {
+				return fmt.Errorf("%w: key_id: user %s has a key %q already (revoked keys keep their id)", ErrInvalid, user, id)
+			}
+		}
+		u.Keys = append(u.Keys, Key{ID: id, Public: base64.StdEncoding.EncodeToString(pub), Added: d.now().UTC()})
+		return nil
+	})
+}
+
+// RevokeKey revokes the user's key id: signatures made after now with it are refused.
+func (d *Directory) RevokeKey(ctx context.Context, user, id string) (User, error) {
+	return d.update(ctx, user, func(u *User) error {
+		for i := range u.Keys {
+			if u.Keys[i].ID == id && u.Keys[i].Revoked == nil {
+				now := d.now().UTC()
+				u.Keys[i].Revoked = &now
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: user %s has no active key %q", ErrNotFound, user, id)
+	})
+}
+
+// update changes a user's record with a revision-checked write.
+func (d *Directory) update(ctx context.Context, id string, change func(*User) error) (User, error) {
 	e, err := d.users.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return User{}, fmt.Errorf("%w: no user %q", ErrNotFound, id)
@@ -346,7 +420,10 @@ func (d *Directory) SetDisabled(ctx context.Context, id string, disabled bool) (
 	if err := json.Unmarshal(e.Value(), &u); err != nil {
 		return User{}, err
 	}
-	u.Disabled, u.Updated = disabled, d.now().UTC()
+	if err := change(&u); err != nil {
+		return User{}, err
+	}
+	u.Updated = d.now().UTC()
 	data, _ := json.Marshal(u)
 	if _, err := d.users.Update(ctx, id, data, e.Revision()); err != nil {
 		return User{}, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
+	"github.com/zjfund/ledger/identity"
 	"github.com/zjfund/ledger/internal/dirlock"
 )
 
@@ -29,6 +31,9 @@ import (
 type storeFlags struct {
 	dataDir, natsURL, natsCreds, key string
 	project, city, county            string // the selection, when the command takes one
+	// keys looks signing keys up in the user directory, when the store
+	// opened gives access to it (a data directory does; the reader does not).
+	keys audit.KeyLookup
 }
 
 // registerSelection adds --project, --city and --county; verb says what the command does to them.
@@ -106,7 +111,20 @@ func (s *storeFlags) open(ctx context.Context, what string) (*eventstore.Store, 
 		cps, err = eventstore.OpenCheckpoints(ctx, nc, 1)
 		if err == nil {
 			key, kerr := s.publicKey()
-			return st, cps, key, func() { st.Close(); closeAll() }, kerr
+			closeDir := func() {}
+			if s.natsURL == "" {
+				if dir, derr := identity.Open(ctx, nc, 1); derr == nil {
+					s.keys = func(user, keyID string, at time.Time) (ed25519.PublicKey, error) {
+						u, err := dir.User(user)
+						if err != nil {
+							return nil, err
+						}
+						return u.KeyAt(keyID, at)
+					}
+					closeDir = dir.Close
+				}
+			}
+			return st, cps, key, func() { closeDir(); st.Close(); closeAll() }, kerr
 		}
 		st.Close()
 	}
@@ -237,7 +255,7 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeStore()
-	res, err := audit.Verify(ctx, st, audit.VerifyOptions{Filter: filter, Key: key, Checkpoints: stored, Progress: func(done, total uint64) {
+	res, err := audit.Verify(ctx, st, audit.VerifyOptions{Filter: filter, Key: key, Checkpoints: stored, Keys: sf.keys, Progress: func(done, total uint64) {
 		fmt.Fprintf(stderr, "\rverifying: %d/%d events", done, total)
 	}})
 	fmt.Fprintln(stderr)
@@ -250,8 +268,11 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	took := time.Since(start)
-	fmt.Fprintf(stdout, "OK: %d events of %d projects verified in %s (%.0f events/s): hashes, chains, subjects, the domain rules",
+	fmt.Fprintf(stdout, "OK: %d events of %d projects verified in %s (%.0f events/s): hashes, chains, subjects, the domain rules, signed commands",
 		res.Events, res.Projects, took.Round(time.Millisecond), float64(res.Events)/took.Seconds())
+	if sf.keys == nil {
+		fmt.Fprint(stdout, " (their keys not checked against the user directory, which this connection cannot read)")
+	}
 	if filter == "" {
 		fmt.Fprintf(stdout, "; %d checkpoints signed by %s, the latest covering %d of %d events", res.Checkpoints, key, res.Covered, res.LastSeq)
 	} else {

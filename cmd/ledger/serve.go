@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,7 @@ type serveConfig struct {
 	oidcAudience   string
 	oidcClaims     string
 	fourEyes       int64
+	mustSign       string
 	limits         httpapi.Limits
 	maxStore       int64
 	minFree        int64
@@ -119,6 +121,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("LEDGER_OIDC_AUDIENCE", ""), "the audience (client id) those tokens must be for (LEDGER_OIDC_AUDIENCE)")
 	fs.StringVar(&c.oidcClaims, "oidc-claims", env("LEDGER_OIDC_CLAIMS", ""), "JSON naming the claims that give a user's fields, e.g. {\"id\":\"preferred_username\",\"roles\":\"ledger_roles\",\"region\":\"ledger_region\"} (the defaults; also name, org, owner_org) (LEDGER_OIDC_CLAIMS)")
 	fs.Int64Var(&c.fourEyes, "four-eyes-above", int64(envInt("LEDGER_FOUR_EYES_ABOVE", 0)), "disbursements above this many fen are prepared by one finance user and paid when a second approves them; 0: off (LEDGER_FOUR_EYES_ABOVE)")
+	fs.StringVar(&c.mustSign, "require-signatures", env("LEDGER_REQUIRE_SIGNATURES", ""), "commands that must be signed by their author (HTTP Message Signatures), comma-separated, e.g. issue_plan,disburse,approve_disbursement,record_acceptance (LEDGER_REQUIRE_SIGNATURES)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := fs.Parse(args); err != nil {
@@ -202,6 +205,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer users.Close()
 	if err := bootstrapUsers(ctx, users, cfg, getenv, stdout); err != nil {
 		return err
+	}
+	mustSign := httpapi.SignaturePolicy{}
+	for _, c := range strings.Split(cfg.mustSign, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		if !slices.Contains(domain.CommandNames(), c) {
+			return fmt.Errorf("--require-signatures: %q is not a command; one of %v", c, domain.CommandNames())
+		}
+		mustSign[c] = true
 	}
 	auth := identity.Chain{Directory: users}
 	if cfg.oidcIssuer != "" {
@@ -287,7 +300,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	api := httpapi.New(httpapi.Config{Commands: cmds, Health: watch, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: auth, Users: users})
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: auth, Users: users, MustSign: mustSign})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
