@@ -26,33 +26,33 @@ const TypePrefix = "ledger.project."
 // requestdigest (the HTTP request it came from, when one was given), prevhash
 // (the hash of the project's previous event, "" for its first) and hash.
 type Envelope struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              string          `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject"`
-	Time            time.Time       `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	RecordedTime    time.Time       `json:"recordedtime"`
-	Actor           string          `json:"actor"`
-	ActorRole       string          `json:"actorrole"`
-	ActorID         string          `json:"actorid,omitempty"`
-	ActorOrg        string          `json:"actororg,omitempty"`
-	CorrelationID   string          `json:"correlationid"`
-	CausationID     string          `json:"causationid,omitempty"`
-	IdempotencyKey  string          `json:"idempotencykey,omitempty"`
-	RequestDigest   string          `json:"requestdigest,omitempty"`
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	RecordedTime    time.Time `json:"recordedtime"`
+	Actor           string    `json:"actor"`
+	ActorRole       string    `json:"actorrole"`
+	ActorID         string    `json:"actorid,omitempty"`
+	ActorOrg        string    `json:"actororg,omitempty"`
+	CorrelationID   string    `json:"correlationid"`
+	CausationID     string    `json:"causationid,omitempty"`
+	IdempotencyKey  string    `json:"idempotencykey,omitempty"`
+	RequestDigest   string    `json:"requestdigest,omitempty"`
 	// A command signed by its author (RFC 9421): the Signature field's
 	// value, the signature base it signs, the key's id and Ed25519 public
 	// key (base64), and the signed request body (base64).
-	Signature      string `json:"signature,omitempty"`
-	SignatureBase  string `json:"signaturebase,omitempty"`
-	SignatureKeyID string `json:"signaturekeyid,omitempty"`
-	SignatureKey   string `json:"signaturekey,omitempty"`
-	SignedBody     string `json:"signedbody,omitempty"`
-	PrevHash        string          `json:"prevhash"`
-	Data            json.RawMessage `json:"data"`
-	Hash            string          `json:"hash"`
+	Signature      string          `json:"signature,omitempty"`
+	SignatureBase  string          `json:"signaturebase,omitempty"`
+	SignatureKeyID string          `json:"signaturekeyid,omitempty"`
+	SignatureKey   string          `json:"signaturekey,omitempty"`
+	SignedBody     string          `json:"signedbody,omitempty"`
+	PrevHash       string          `json:"prevhash"`
+	Data           json.RawMessage `json:"data"`
+	Hash           string          `json:"hash"`
 }
 
 // EventType returns the domain event type, the CloudEvents type without TypePrefix.

@@ -240,7 +240,7 @@ func OpenAPI() map[string]any {
 	op("POST /v1/me/keys", map[string]any{
 		"operationId": "addKey", "summary": "Register one of the caller's own Ed25519 public keys, to sign commands with (HTTP Message Signatures).", "tags": []string{"users"},
 		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[keyRequest]())}}},
-		"responses": map[string]any{"201": userResp, "400": problemResp("not a base64 key"), "422": problemResp("not a 32-byte key, or its id is taken")},
+		"responses":   map[string]any{"201": userResp, "400": problemResp("not a base64 key"), "422": problemResp("not a 32-byte key, or its id is taken")},
 	})
 	op("DELETE /v1/me/keys/{key}", map[string]any{
 		"operationId": "revokeKey", "summary": "Revoke one of the caller's keys: signatures made with it from now on are refused.", "tags": []string{"users"},
