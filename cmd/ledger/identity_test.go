@@ -235,3 +235,39 @@ func TestFourEyesThroughTheAPI(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
+
+// TestUsersCommand: ledger users adds a user, issues a token that works,
+// lists, disables and revokes, through a running ledger as an admin.
+func TestUsersCommand(t *testing.T) {
+	l := startLedger(t, t.TempDir())
+	env := map[string]string{"LEDGER_URL": l.base, "LEDGER_TOKEN": tokenOf("admin")}
+	users := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"users"}, args...), func(k string) string { return env[k] }, &out, &errb)
+		return out.String() + errb.String(), err
+	}
+	if out, err := users("add", "--id", "zhouba", "--name", "周八", "--org", "上虞市发改局", "--roles", "county_drc", "--region", "330682"); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+	out, err := users("token", "--id", "zhouba", "--label", "test")
+	tok := strings.Fields(out)[0]
+	if err != nil || !strings.HasPrefix(tok, "lgr_") {
+		t.Fatalf("users token: %v\n%s", err, out)
+	}
+	if r := call(t, "POST", l.base+"/v1/projects", registration("U1", "330682"), "Authorization", "Bearer "+tok); r.status != 201 {
+		t.Fatalf("the new user's token: %d %s", r.status, r.raw)
+	}
+	if out, err := users("list"); err != nil || !strings.Contains(out, "zhouba") {
+		t.Fatalf("users list: %v\n%s", err, out)
+	}
+	if out, err := users("disable", "--id", "zhouba"); err != nil {
+		t.Fatalf("users disable: %v\n%s", err, out)
+	}
+	if r := call(t, "GET", l.base+"/v1/me", nil, "Authorization", "Bearer "+tok); r.status != 401 {
+		t.Fatalf("a disabled user's token: %d %s", r.status, r.raw)
+	}
+	env["LEDGER_TOKEN"] = tokenOf("audit")
+	if out, err := users("list"); err == nil || !strings.Contains(err.Error(), "admin-only") {
+		t.Fatalf("users list as an auditor: %v\n%s", err, out)
+	}
+}

@@ -174,7 +174,8 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 				u.Roles = append(u.Roles, r)
 			}
 		}
-		body, _, err = c.do(ctx, http.MethodPost, "/v1/users", u)
+		body, _, err = c.do(ctx, http.MethodPost, "/v1/users", map[string]any{"id": u.ID, "name": u.Name, "org": u.Org, "roles": u.Roles,
+			"region": u.Region, "owner_org": u.Owner})
 	case "disable", "enable":
 		if err := need(); err != nil {
 			return err
