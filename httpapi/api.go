@@ -172,6 +172,7 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/checkpoints/latest", a.needs(cfg.Audit != nil, "checkpoints", a.getLatestCheckpoint))
 	a.handle("GET /v1/checkpoints/key", a.needs(cfg.Key != "", "checkpoints", a.getKey))
 	a.handle("GET /v1/events/{seq}/proof", a.needs(cfg.Audit != nil, "checkpoints", a.getProof))
+	a.handle("GET /v1/export", a.needs(cfg.Checkpoints != nil && cfg.Key != "", "checkpoints", a.getExport))
 	a.handle("GET /v1/events/stream", a.streamEvents)
 	a.handle("GET /v1/schemas", a.listSchemas)
 	a.handle("GET /v1/schemas/{type}", a.getSchema)

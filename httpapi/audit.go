@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -135,4 +139,72 @@ func (a *API) getProof(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, proofResponse{Seq: seq, Subject: s.Subject, Event: string(s.Raw), Leaf: tlog.RecordHash(s.Raw), Proof: proof,
 		Checkpoint: checkpointJSON{Size: cp.Size, Root: cp.Root, Note: string(cp.Signed)}})
+}
+
+// getExport answers an audit bundle of the events the caller may read:
+// a project, a city or a county (a user of a region gets their region's),
+// optionally bounded by effective dates.
+func (a *API) getExport(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	if p := a.scopeFeed(r, v); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if v.Get("type") != "" {
+		writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", "type", "an audit bundle holds whole histories: select by project, city or county"))
+		return
+	}
+	filter, p := subjectFilter(v)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if filter == "ledger.>" {
+		filter = ""
+	}
+	sel := audit.Selection{Filter: filter, Label: strings.TrimSpace(fmt.Sprintf("%s %s %s", filter, v.Get("from"), v.Get("to")))}
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+		end  bool
+	}{{"from", &sel.From, false}, {"to", &sel.To, true}} {
+		if s := v.Get(b.name); s != "" {
+			d, err := domain.ParseDate(s)
+			if err != nil {
+				writeProblem(w, r, fieldProblem(http.StatusBadRequest, "invalid-parameter", b.name, "must be a date such as 2011-12-31"))
+				return
+			}
+			*b.to = d.Time()
+			if b.end {
+				*b.to = d.Time().AddDate(0, 0, 1).Add(-time.Nanosecond)
+			}
+		}
+	}
+	stored, err := a.checkpoints.All(r.Context())
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	var buf bytes.Buffer
+	n := 0
+	err = a.replaying(func() error {
+		var err error
+		n, err = audit.Export(r.Context(), a.source, stored, a.key, sel, &buf)
+		return err
+	})
+	var busy *Problem
+	switch {
+	case errors.As(err, &busy):
+		writeProblem(w, r, busy)
+		return
+	case err != nil:
+		p := newProblem(http.StatusConflict, "not-exportable", err.Error())
+		writeProblem(w, r, p)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="ledger-bundle.zip"`)
+	w.Header().Set("Ledger-Events", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }

@@ -183,6 +183,13 @@ func OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "the proof", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[proofResponse]())}}},
 			"400": problemResp("not a sequence"), "404": problemResp("not covered by a checkpoint yet")},
 	})
+	op("GET /v1/export", map[string]any{
+		"operationId": "export", "summary": "An audit bundle (zip) of whole project histories — a project, a city or a county, within the caller's region — with inclusion proofs in the latest signed checkpoint; check it offline with ledger verify --bundle.", "tags": []string{"audit"},
+		"parameters": []any{qp("project", "project id", str), qp("city", "GB/T 2260 city code", str), qp("county", "county code", str),
+			qp("from", "only events that took effect on or after this date", str), qp("to", "only events that took effect on or before this date", str)},
+		"responses": map[string]any{"200": map[string]any{"description": "the bundle", "content": map[string]any{"application/zip": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}},
+			"400": problemResp("a bad parameter"), "409": problemResp("no signed checkpoint yet"), "503": problemResp("too many replays at once")},
+	})
 	op("GET /v1/events/stream", map[string]any{
 		"operationId": "streamEvents", "summary": "Server-Sent Events: the stored events matching city, county, project and type, each with its stream sequence as id and the CloudEvent as data. Resume with Last-Event-ID (or from_seq); without either, events from now on.", "tags": []string{"feeds"},
 		"parameters": []any{qp("city", "GB/T 2260 city code", str), qp("county", "county code", str), qp("project", "project id", str),

@@ -294,12 +294,32 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	from := fs.String("from", "", "only events that took effect on or after this date (YYYY-MM-DD)")
 	to := fs.String("to", "", "only events that took effect on or before this date")
 	out := fs.String("out", "", "the bundle file to write")
+	api := &apiClient{http: &http.Client{Timeout: 10 * time.Minute}}
+	fs.StringVar(&api.base, "url", "", "a running ledger's HTTP API: export as the user of --token, within their region")
+	fs.StringVar(&api.token, "token", getenv("LEDGER_TOKEN"), "with --url: the bearer token (LEDGER_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "export: --out is required")
 		return errUsage
+	}
+	if api.base != "" {
+		q := url.Values{}
+		for k, v := range map[string]string{"project": sf.project, "city": sf.city, "county": sf.county, "from": *from, "to": *to} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		body, _, err := api.do(ctx, http.MethodGet, "/v1/export?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*out, body, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "exported to %s (%d bytes) through %s; check it with: ledger verify --bundle %s --key <the ledger's public key>\n", *out, len(body), api.base, *out)
+		return nil
 	}
 	filter, err := sf.filter()
 	if err != nil {

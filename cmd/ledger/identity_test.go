@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -269,5 +270,65 @@ func TestUsersCommand(t *testing.T) {
 	env["LEDGER_TOKEN"] = tokenOf("audit")
 	if out, err := users("list"); err == nil || !strings.Contains(err.Error(), "admin-only") {
 		t.Fatalf("users list as an auditor: %v\n%s", err, out)
+	}
+}
+
+// TestCountyExportHoldsOnlyItsCounty: ledger export through the API as a
+// county user writes a bundle of that county's histories only, which
+// verifies offline; asking for another county is refused.
+func TestCountyExportHoldsOnlyItsCounty(t *testing.T) {
+	dir := t.TempDir()
+	l := startLedger(t, dir, "--sign-every", "1", "--sign-interval", "1s")
+	runScript(t, l, approvedScript("E1"))
+	reg := registration("N1", "330206")
+	reg["city"] = "330200"
+	runScript(t, l, []step{{"/v1/projects", as("registrar"), reg, []string{"project_registered"}}})
+	waitFor(t, 10*time.Second, "a checkpoint over every event", func() bool {
+		h := call(t, "GET", l.base+"/healthz", nil)
+		return h.body["checkpoints"].(map[string]any)["latest_checkpoint"].(float64) >= h.body["stream_last_seq"].(float64)
+	})
+	out := filepath.Join(t.TempDir(), "county.zip")
+	env := map[string]string{"LEDGER_TOKEN": tokenOf("wangfang")}
+	var o bytes.Buffer
+	if err := run(context.Background(), []string{"export", "--url", l.base, "--out", out}, func(k string) string { return env[k] }, &o, &o); err != nil {
+		t.Fatalf("export as a county user: %v\n%s", err, o.String())
+	}
+	zr, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var subjects []string
+	for _, f := range zr.File {
+		if f.Name != "events.jsonl" {
+			continue
+		}
+		rc, _ := f.Open()
+		sc := bufio.NewScanner(rc)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var e struct {
+				Subject string `json:"subject"`
+			}
+			_ = json.Unmarshal(sc.Bytes(), &e)
+			subjects = append(subjects, e.Subject)
+		}
+		rc.Close()
+	}
+	if len(subjects) != 7 {
+		t.Fatalf("the county's bundle holds %d events, want E1's 7: %v", len(subjects), subjects)
+	}
+	for _, s := range subjects {
+		if !strings.HasPrefix(s, "ledger.330600.330682.E1.") {
+			t.Fatalf("the county's bundle holds %s", s)
+		}
+	}
+	key := call(t, "GET", l.base+"/v1/checkpoints/key", nil)
+	var vo bytes.Buffer
+	if err := run(context.Background(), []string{"verify", "--bundle", out, "--key", strings.TrimSpace(string(key.raw))}, func(string) string { return "" }, &vo, &vo); err != nil {
+		t.Fatalf("verify the county's bundle: %v\n%s", err, vo.String())
+	}
+	if r := call(t, "GET", l.base+"/v1/export?county=330206", nil, drc...); r.status != 403 {
+		t.Fatalf("a county user exporting another county: %d %s", r.status, r.raw)
 	}
 }
