@@ -332,3 +332,29 @@ func TestCountyExportHoldsOnlyItsCounty(t *testing.T) {
 		t.Fatalf("a county user exporting another county: %d %s", r.status, r.raw)
 	}
 }
+
+// TestUsersOfAStoppedLedger: ledger users --data-dir manages a stopped
+// ledger's users (taking the directory's lock), and is refused while the
+// ledger runs.
+func TestUsersOfAStoppedLedger(t *testing.T) {
+	dir := t.TempDir()
+	l := startLedger(t, dir)
+	l.stop()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"users", "add", "--data-dir", dir, "--id", "wuji", "--name", "吴九", "--org", "上虞市财政局", "--roles", "finance", "--region", "330682"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatalf("users add --data-dir: %v\n%s", err, errb.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"users", "token", "--data-dir", dir, "--id", "wuji"}, func(string) string { return "" }, &out, &errb); err != nil {
+		t.Fatalf("users token --data-dir: %v\n%s", err, errb.String())
+	}
+	tok := strings.TrimSpace(out.String())
+	l = startLedger(t, dir)
+	if r := call(t, "GET", l.base+"/v1/me", nil, "Authorization", "Bearer "+tok); r.status != 200 || r.body["id"] != "wuji" {
+		t.Fatalf("the token made on the stopped ledger: %d %s", r.status, r.raw)
+	}
+	err := run(context.Background(), []string{"users", "list", "--data-dir", dir}, func(string) string { return "" }, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "in use by process") {
+		t.Fatalf("users --data-dir on a running ledger: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -104,8 +105,10 @@ const usersUsage = `ledger users — manage the ledger's users (as an admin, thr
   ledger users token --id ID [--label L] [--ttl-days N]   issue a token; it is printed once
   ledger users tokens --id ID                             a user's tokens (ids, expiry, revocation)
   ledger users revoke --id ID --token-id TOKEN_ID
+  ledger users key --key-id ID --public-key BASE64        register your own Ed25519 key (as the user of --token)
 
-Every form takes --url (LEDGER_URL) and --token (LEDGER_TOKEN, an admin's).
+Every form takes --url (LEDGER_URL) and --token (LEDGER_TOKEN, an admin's), or,
+for a stopped ledger, --data-dir DIR (all but key).
 `
 
 // usersCmd is `ledger users`.
@@ -134,8 +137,22 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fs.StringVar(&u.Region, "region", "", "province, a city code (330600) or a county code (330682)")
 		fs.StringVar(&u.Owner, "owner-org", "", "for an owner: the organisation whose projects they act on")
 	}
+	var keyID, pubKey string
+	if verb == "key" {
+		fs.StringVar(&keyID, "key-id", "", "the key's id, named in your signatures' keyid")
+		fs.StringVar(&pubKey, "public-key", "", "the base64 of your 32-byte Ed25519 public key")
+	}
+	dataDir := fs.String("data-dir", "", "a stopped ledger's data directory, to manage its users without a running ledger (it takes the directory's lock)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
+	}
+	for _, r := range strings.Split(roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			u.Roles = append(u.Roles, r)
+		}
+	}
+	if *dataDir != "" {
+		return usersLocal(ctx, verb, *dataDir, *id, u, *label, *ttl, *tokenID, stdout, stderr)
 	}
 	need := func() error {
 		if *id == "" {
@@ -169,11 +186,6 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		u.ID = *id
-		for _, r := range strings.Split(roles, ",") {
-			if r = strings.TrimSpace(r); r != "" {
-				u.Roles = append(u.Roles, r)
-			}
-		}
 		body, _, err = c.do(ctx, http.MethodPost, "/v1/users", map[string]any{"id": u.ID, "name": u.Name, "org": u.Org, "roles": u.Roles,
 			"region": u.Region, "owner_org": u.Owner})
 	case "disable", "enable":
@@ -213,6 +225,12 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return errUsage
 		}
 		body, _, err = c.do(ctx, http.MethodDelete, "/v1/users/"+*id+"/tokens/"+*tokenID, nil)
+	case "key":
+		if keyID == "" || pubKey == "" {
+			fmt.Fprintln(stderr, "users key: --key-id and --public-key are required; the key is registered for the user of --token")
+			return errUsage
+		}
+		body, _, err = c.do(ctx, http.MethodPost, "/v1/me/keys", map[string]any{"key_id": keyID, "public_key": pubKey})
 	default:
 		fmt.Fprintf(stderr, "ledger users: unknown verb %q\n\n%s", verb, usersUsage)
 		return errUsage
@@ -222,4 +240,69 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	_, err = fmt.Fprintln(stdout, strings.TrimSpace(string(body)))
 	return err
+}
+
+// usersLocal manages the users of a stopped ledger's data directory: it
+// takes the directory's lock and opens the store itself.
+func usersLocal(ctx context.Context, verb, dataDir, id string, u identity.User, label string, ttlDays int, tokenID string, stdout, stderr io.Writer) error {
+	log := slog.New(slog.DiscardHandler)
+	conn, err := connectNATS(serveConfig{dataDir: dataDir, replicas: 1}, "ledger users", log, io.Discard)
+	if err != nil {
+		return lockHint(err, "manage the users of a running ledger through its API (--url, --token)")
+	}
+	defer conn.close()
+	dir, err := identity.Open(ctx, conn.nc, 1)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	show := func(v any) error {
+		b, _ := json.Marshal(v)
+		_, err := fmt.Fprintln(stdout, string(b))
+		return err
+	}
+	if verb != "list" && id == "" {
+		fmt.Fprintf(stderr, "users %s: --id is required\n", verb)
+		return errUsage
+	}
+	switch verb {
+	case "list":
+		for _, x := range dir.Users() {
+			if err := show(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "add":
+		u.ID = id
+		x, err := dir.Add(ctx, u)
+		if err != nil {
+			return err
+		}
+		return show(x)
+	case "disable", "enable":
+		x, err := dir.SetDisabled(ctx, id, verb == "disable")
+		if err != nil {
+			return err
+		}
+		return show(x)
+	case "token":
+		tok, t, err := dir.Issue(ctx, id, label, time.Duration(ttlDays)*24*time.Hour, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, tok)
+		fmt.Fprintf(stderr, "token %s for %s, valid until %s; it is not shown again\n", t.ID, id, t.Expires.Format(time.RFC3339))
+		return nil
+	case "tokens":
+		return show(dir.Tokens(id))
+	case "revoke":
+		t, err := dir.Revoke(ctx, id, tokenID)
+		if err != nil {
+			return err
+		}
+		return show(t)
+	}
+	fmt.Fprintf(stderr, "ledger users %s: not with --data-dir (a key is registered by its own user, through the API)\n", verb)
+	return errUsage
 }
