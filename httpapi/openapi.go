@@ -64,6 +64,9 @@ func OpenAPI() map[string]any {
 		if strings.Contains(path, "{change}") {
 			params = append(params, map[string]any{"name": "change", "in": "path", "required": true, "schema": str, "description": "the change id given when it was requested"})
 		}
+		if strings.Contains(path, "{preparation}") {
+			params = append(params, map[string]any{"name": "preparation", "in": "path", "required": true, "schema": str, "description": "the prepared disbursement's id (D1, D2, …)"})
+		}
 		cmd := rt.newCmd(&http.Request{})
 		name := domain.Command(cmd).CommandName()
 		op(rt.pattern, map[string]any{
@@ -85,6 +88,8 @@ func OpenAPI() map[string]any {
 				"413": problemResp("the body is larger than 64 KiB"),
 				"415": problemResp("the body is not application/json"),
 				"422": problemResp("a field is invalid, or an idempotency key was reused with another request"),
+				"503": problemResp("writes are refused: the store lost or changed events it had acknowledged (the code says which), or the request was canceled"),
+				"507": problemResp("storage-full: the disk under the store is short of space; nothing was written; retry after Retry-After"),
 			},
 		})
 	}
@@ -213,7 +218,8 @@ func OpenAPI() map[string]any {
 		"operationId": "registerWebhook", "summary": "Register an endpoint: each matching event is POSTed to it as a CloudEvent (structured JSON), signed in Ledger-Signature (t=<unix>,sha256=<HMAC-SHA256(secret, \"<t>.<body>\")>), one at a time in stream order, retried with backoff, then set aside as a dead letter.", "tags": []string{"feeds"},
 		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[webhookRequest]())}}},
 		"responses": map[string]any{"201": map[string]any{"description": "registered (the secret is not echoed)", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}},
-			"400": problemResp("malformed"), "422": problemResp("not an http(s) URL, or a secret shorter than 16 characters")},
+			"400": problemResp("malformed"), "409": problemResp("too-many-webhooks: --webhook-max endpoints are registered"),
+			"422": problemResp("not an http(s) URL, a target on an internal address, or a secret shorter than 16 characters")},
 	})
 	op("GET /v1/webhooks", map[string]any{
 		"operationId": "listWebhooks", "summary": "Every endpoint with its delivery status and dead letters.", "tags": []string{"feeds"},

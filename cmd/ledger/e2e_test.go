@@ -110,6 +110,7 @@ func call(t *testing.T, method, url string, body any, hdr ...string) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	checkDocumented(t, method, url, resp.StatusCode)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
