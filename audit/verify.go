@@ -234,7 +234,7 @@ func (v *verifier) checkpoints(stored []eventstore.StoredCheckpoint, key string)
 			return 0, 0, &Failure{Checkpoint: cp.Size, Reason: fmt.Sprintf("follows a checkpoint of %d events", prev.Size)}
 		}
 		if cp.Size > v.tree.Size() {
-			return 0, 0, &Failure{Checkpoint: cp.Size, Reason: fmt.Sprintf("covers %d events, the stream holds %d: events were removed", cp.Size, v.tree.Size())}
+			return 0, 0, &Failure{Checkpoint: cp.Size, Seq: uint64(v.tree.Size()) + 1, Reason: fmt.Sprintf("covers %d events, the stream holds %d: the events from sequence %d on were removed or lost", cp.Size, v.tree.Size(), v.tree.Size()+1)}
 		}
 		root, err := v.tree.Root(cp.Size)
 		if err != nil {

@@ -67,6 +67,19 @@ func blockFiles(t *testing.T, dir string) []string {
 // /healthz 503 naming the first lost sequence, commands 503, reads served,
 // and the same after another restart.
 func TestFlippedByteInTheLastBlockAfterSIGKILL(t *testing.T) {
+	damagedLastBlock(t, "a flipped byte", func(b []byte) []byte {
+		b[len(b)/2] ^= 0x40
+		return b
+	})
+}
+
+// TestTornTailAfterSIGKILL: the last block cut short (a write torn by a
+// power loss): the same refusal, naming the first lost sequence.
+func TestTornTailAfterSIGKILL(t *testing.T) {
+	damagedLastBlock(t, "a torn tail", func(b []byte) []byte { return b[:len(b)-len(b)/3] })
+}
+
+func damagedLastBlock(t *testing.T, what string, damage func([]byte) []byte) {
 	dir := t.TempDir()
 	p := startProcess(t, dir, "--sign-every", "100", "--sign-interval", "1s")
 	if n := registerMany(t, p.base, "F", 1750); n != 1750 {
@@ -83,7 +96,8 @@ func TestFlippedByteInTheLastBlockAfterSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)/2] ^= 0x40
+	b = damage(b)
+	t.Logf("%s in %s", what, last)
 	if err := os.WriteFile(last, b, 0o640); err != nil {
 		t.Fatal(err)
 	}
