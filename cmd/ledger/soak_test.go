@@ -117,10 +117,13 @@ func TestSoak(t *testing.T) {
 		written.Load(), took.Round(time.Second), float64(written.Load())/took.Seconds(), projects, rssStart>>10, rssEnd>>10, rssFresh>>10,
 		100*float64(rssEnd)/float64(rssFresh), float64(heapEnd)/(1<<20), float64(heapFresh)/(1<<20), 100*float64(heapEnd)/float64(heapFresh), heap)
 	// What the process holds live must not grow with the events written:
-	// the heap in use after a collection, within 20% of a fresh process's
-	// (RSS also counts memory the runtime has freed but not yet returned).
-	if float64(heapEnd) > 1.2*float64(heapFresh) {
-		t.Fatalf("after the soak the process's heap holds %d KiB, more than 120%% of a fresh process's %d KiB", heapEnd>>10, heapFresh>>10)
+	// the heap in use after a collection, within 20% of a fresh process's,
+	// give or take 16 MiB of what the runtime and the NATS server pool and
+	// cache either way (at the short form's few MiB, that noise is most of
+	// it; over the 10-minute form, growth with the events would be hundreds
+	// of MiB). RSS also counts memory freed but not yet returned.
+	if limit := 1.2*float64(heapFresh) + 16<<20; float64(heapEnd) > limit {
+		t.Fatalf("after the soak the process's heap holds %d KiB, more than 120%% of a fresh process's %d KiB + 16 MiB", heapEnd>>10, heapFresh>>10)
 	}
 }
 
