@@ -88,7 +88,7 @@ func source(t *testing.T) (*ledgerT, string) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	last, _ := l.store.LastSequence(context.Background())
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); ; <-time.After(10 * time.Millisecond) { // poll
 		if _, size := c.Latest(); size == int64(last) {
 			break
 		}

@@ -694,7 +694,7 @@ func expectViolation(t *testing.T, what, subject string, errs func() []error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: no permissions violation on %q from the server (errors seen: %v)", what, subject, errs())
 		}
-		time.Sleep(wait)
+		<-time.After(wait) // the next look
 	}
 }
 

@@ -26,15 +26,10 @@ func TestAuditCommands(t *testing.T) {
 	if tl.status != 200 || len(entries) != 7 || !strings.Contains(entries[5].(map[string]any)["change"].(string), "awards central_budget 700万") {
 		t.Fatalf("timeline as of 2009-08-31: %d %s", tl.status, tl.raw)
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	waitFor(t, 15*time.Second, "a checkpoint covering the events", func() bool {
 		h := call(t, "GET", l.base+"/healthz", nil)
-		if h.body["checkpoints"].(map[string]any)["latest_checkpoint"] == h.body["stream_last_seq"] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint covers the events: %s", h.raw)
-		}
-	}
+		return h.body["checkpoints"].(map[string]any)["latest_checkpoint"] == h.body["stream_last_seq"]
+	})
 	if r := call(t, "GET", l.base+"/v1/events/8/proof", nil); r.status != 200 || len(r.body["proof"].([]any)) == 0 {
 		t.Fatalf("inclusion proof: %d %s", r.status, r.raw)
 	}

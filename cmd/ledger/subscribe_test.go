@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,14 +57,12 @@ func readLines(t *testing.T, path string) []line {
 
 func waitLines(t *testing.T, path string, n int) []line {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if ls := readLines(t, path); len(ls) >= n {
-			return ls
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s holds %d lines after 30 s, want %d", path, len(readLines(t, path)), n)
-		}
-	}
+	var ls []line
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d lines in %s", n, path), func() bool {
+		ls = readLines(t, path)
+		return len(ls) >= n
+	})
+	return ls
 }
 
 // TestSubscriberKilledAndRestartedGetsEveryEventOnce: `ledger subscribe` on

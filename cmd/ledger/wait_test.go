@@ -14,6 +14,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %s for %s", timeout, what)
 		}
-		time.Sleep(wait)
+		<-time.After(wait) // the next look, not a wait for a fixed time
 	}
 }

@@ -64,17 +64,11 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	}
 	runScript(t, l, approvedScript("W1"))
 	runScript(t, l, approvedScript("W2"))
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	waitFor(t, 30*time.Second, "14 deliveries", func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 14 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d of 14 events", n)
-		}
-	}
+		defer mu.Unlock()
+		return len(got) >= 14
+	})
 	// A last event as a marker: once it is delivered, a repeated or lost
 	// delivery before it would show.
 	if r := call(t, "POST", l.base+"/v1/projects", registration("W3", "330682"), drc...); r.status != 201 {
@@ -107,13 +101,9 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	if st.body["delivered"] != float64(15) || st.body["failures"].(float64) < 5 {
 		t.Fatalf("status: %s", st.raw)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	waitFor(t, 20*time.Second, "3 dead letters", func() bool {
 		ds := call(t, "GET", l.base+"/v1/webhooks/"+d.body["id"].(string), nil, admin...)
-		if dl, _ := ds.body["dead_letters"].([]any); len(dl) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dead letters: %s", ds.raw)
-		}
-	}
+		dl, _ := ds.body["dead_letters"].([]any)
+		return len(dl) == 3
+	})
 }
