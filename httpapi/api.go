@@ -410,6 +410,21 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Problem) {
 	return body, nil
 }
 
+// readJSON reads the request's body into v as decodeJSON does, answering
+// the problem itself when it cannot; with optional, an empty body leaves v
+// as it is.
+func readJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	body, p := readBody(w, r)
+	if p == nil && !(optional && len(body) == 0) {
+		p = decodeJSON(body, v)
+	}
+	if p != nil {
+		writeProblem(w, r, p)
+		return false
+	}
+	return true
+}
+
 // decodeJSON decodes body into v strictly: one JSON object, no unknown
 // fields, numbers where numbers go (amounts are integers of fen).
 func decodeJSON(body []byte, v any) *Problem {

@@ -282,14 +282,8 @@ func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
 	if !a.requireAdmin(w, r) {
 		return
 	}
-	body, p := readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
 	var req webhookRequest
-	if p := decodeJSON(body, &req); p != nil {
-		writeProblem(w, r, p)
+	if !readJSON(w, r, &req, false) {
 		return
 	}
 	q := url.Values{"city": {req.City}, "county": {req.County}, "project": {req.Project}, "type": {req.Type}}

@@ -129,14 +129,8 @@ func (a *API) addKey(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, forbidden("admin-only", "keys belong to authenticated users"))
 		return
 	}
-	body, p := readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
 	var req keyRequest
-	if p := decodeJSON(body, &req); p != nil {
-		writeProblem(w, r, p)
+	if !readJSON(w, r, &req, false) {
 		return
 	}
 	var pub []byte

@@ -48,14 +48,8 @@ func (a *API) addUser(w http.ResponseWriter, r *http.Request) {
 	if !a.requireAdmin(w, r) {
 		return
 	}
-	body, p := readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
 	var req userRequest
-	if p := decodeJSON(body, &req); p != nil {
-		writeProblem(w, r, p)
+	if !readJSON(w, r, &req, false) {
 		return
 	}
 	u, err := a.users.Add(r.Context(), identity.User{ID: req.ID, Name: req.Name, Org: req.Org, Roles: req.Roles, Region: req.Region, Owner: req.Owner})
@@ -119,17 +113,9 @@ func (a *API) issueToken(w http.ResponseWriter, r *http.Request) {
 	if !a.requireAdmin(w, r) {
 		return
 	}
-	body, p := readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
 	var req tokenRequest
-	if len(body) > 0 {
-		if p := decodeJSON(body, &req); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
+	if !readJSON(w, r, &req, true) {
+		return
 	}
 	if req.TTLDays == 0 {
 		req.TTLDays = 90
