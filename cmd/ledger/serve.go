@@ -277,6 +277,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	defer hooks.Close() // on an early return; the shutdown below closes it first (a second Close does nothing)
 	// The workers: each runs until its context ends and is waited for.
 	var workers sync.WaitGroup
 	wctx, stopWorkers := context.WithCancel(context.Background())
