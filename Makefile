@@ -4,7 +4,7 @@ GO ?= go
 .PHONY: build test run lint bench soak crash check-domain-imports
 
 build:
-	$(GO) build -o bin/ledger ./cmd/ledger
+	$(GO) build -buildvcs=true -o bin/ledger ./cmd/ledger
 
 test:
 	$(GO) test -race ./...

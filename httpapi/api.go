@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,9 +198,44 @@ func New(cfg Config) *API {
 	a.handle("GET /openapi.json", a.getOpenAPI)
 	a.handle("GET /healthz", a.getHealth)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := a.allowed(r.URL.Path); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, "method-not-allowed",
+				r.Method+" is not a method of "+r.URL.Path+"; it takes "+strings.Join(allow, ", ")))
+			return
+		}
 		writeProblem(w, r, newProblem(http.StatusNotFound, "no-route", "no route "+r.Method+" "+r.URL.Path+"; see /openapi.json"))
 	})
 	return a
+}
+
+// allowed returns the methods of the routes whose path template matches
+// path, for a 405's Allow.
+func (a *API) allowed(path string) []string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var out []string
+	for _, p := range a.patterns {
+		method, tmpl, _ := strings.Cut(p, " ")
+		tsegs := strings.Split(strings.Trim(tmpl, "/"), "/")
+		if len(tsegs) != len(segs) {
+			continue
+		}
+		match := true
+		for i, t := range tsegs {
+			if !strings.HasPrefix(t, "{") && t != segs[i] {
+				match = false
+				break
+			}
+		}
+		if match && !slices.Contains(out, method) {
+			out = append(out, method)
+		}
+	}
+	if slices.Contains(out, http.MethodGet) && !slices.Contains(out, http.MethodHead) {
+		out = append(out, http.MethodHead)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // needs answers 503 in place of h when the part of the ledger h serves is

@@ -152,3 +152,34 @@ func TestPartsNotRunningAnswer503(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongMethodAnswers405: a route's path with a method it does not take
+// answers 405 with Allow, not 404.
+func TestWrongMethodAnswers405(t *testing.T) {
+	api := New(Config{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	for path, allow := range map[string]string{
+		"/v1/projects/P1":               "GET, HEAD",
+		"/v1/projects":                  "GET, HEAD, POST",
+		"/v1/projects/P1/disbursements": "POST",
+	} {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != allow {
+			t.Errorf("PUT %s: %d Allow %q, want 405 Allow %q", path, resp.StatusCode, resp.Header.Get("Allow"), allow)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/v1/nothing-here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /v1/nothing-here: %d, want 404", resp.StatusCode)
+	}
+}

@@ -358,3 +358,13 @@ func TestUsersOfAStoppedLedger(t *testing.T) {
 		t.Fatalf("users --data-dir on a running ledger: %v", err)
 	}
 }
+
+// TestVersion: ledger version and --version print the build's version.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{arg}, func(string) string { return "" }, &out, &out); err != nil || !strings.HasPrefix(out.String(), "ledger ") || !strings.Contains(out.String(), "go1.") {
+			t.Fatalf("ledger %s: %v %q", arg, err, out.String())
+		}
+	}
+}

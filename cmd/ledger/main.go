@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -29,6 +30,34 @@ func main() {
 }
 
 var errUsage = errors.New("usage")
+
+// versionString is the ledger's version from its build information: the
+// module version (or "devel"), the commit and its time, and Go's version.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "ledger (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	out := "ledger " + v
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		out += " commit " + rev[:min(12, len(rev))]
+		if settings["vcs.modified"] == "true" {
+			out += "+modified"
+		}
+		if t := settings["vcs.time"]; t != "" {
+			out += " (" + t + ")"
+		}
+	}
+	return out + " " + bi.GoVersion
+}
 
 const usage = `ledger — an event-sourced ledger of publicly funded projects on NATS JetStream
 
@@ -46,6 +75,7 @@ Usage:
                          --county, --type, --start, --out FILE or --exec CMD)
   ledger users VERB      manage users and their tokens (list, add, disable, enable, token, tokens, revoke)
   ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
+  ledger version         the version, commit and Go it was built from
   ledger help            show this help
 
 Run "ledger <command> -h" for a command's flags; most can also be set through
@@ -80,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return subscribeCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "users":
 		return usersCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
