@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,8 +62,8 @@ func (s Subscriber) Validate() error {
 	if s.User == "" || strings.ContainsAny(s.User, ".*> \t") || s.User == ledgerUser || s.User == "reader" {
 		return fmt.Errorf("subscriber %q: the user must be one subject token, not %q or %q", s.User, ledgerUser, "reader")
 	}
-	if s.Password == "" {
-		return fmt.Errorf("subscriber %s: a password is required", s.User)
+	if s.Password == "" || len(s.Password) > 72 {
+		return fmt.Errorf("subscriber %s: a password of 1 to 72 bytes is required", s.User)
 	}
 	if len(s.Subjects) == 0 {
 		return fmt.Errorf("subscriber %s: at least one subject is required", s.User)
@@ -96,7 +97,7 @@ func subscriberUser(s Subscriber) *server.User {
 		// The consumer-create subject carries the filter: only its own subjects.
 		pub = append(pub, "$JS.API.CONSUMER.CREATE.LEDGER."+s.User+"."+subj)
 	}
-	return &server.User{Username: s.User, Password: s.Password, Permissions: &server.Permissions{
+	return &server.User{Username: s.User, Password: hashed(s.Password, bcrypt.DefaultCost), Permissions: &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub, Deny: append([]string{"ledger.>"}, deniedToAll...)},
 		Subscribe: &server.SubjectPermission{Allow: sub},
 	}}
@@ -189,9 +190,23 @@ const ledgerUser = "ledger"
 // ledger's server: deleting or purging the stream or any message.
 var deniedToAll = []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>"}
 
+// hashed is a password as the server keeps it: bcrypt (a password given
+// hashed already is kept as it is), so that no plaintext password is in the
+// server's configuration.
+func hashed(pw string, cost int) string {
+	if strings.HasPrefix(pw, "$2a$") || strings.HasPrefix(pw, "$2b$") || strings.HasPrefix(pw, "$2y$") {
+		return pw
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil { // only for a password over 72 bytes: keep the server from starting with it
+		panic(fmt.Sprintf("hash a NATS password: %v", err))
+	}
+	return string(h)
+}
+
 func users(cfg ServerConfig, ledgerPassword string) []*server.User {
 	us := []*server.User{{
-		Username: ledgerUser, Password: ledgerPassword,
+		Username: ledgerUser, Password: hashed(ledgerPassword, bcrypt.MinCost), // random and in this process only
 		Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{">"}, Deny: deniedToAll},
 			Subscribe: &server.SubjectPermission{Allow: []string{">"}},
@@ -199,7 +214,7 @@ func users(cfg ServerConfig, ledgerPassword string) []*server.User {
 	}}
 	if cfg.ReaderPassword != "" {
 		us = append(us, &server.User{
-			Username: "reader", Password: cfg.ReaderPassword,
+			Username: "reader", Password: hashed(cfg.ReaderPassword, bcrypt.DefaultCost),
 			Permissions: &server.Permissions{
 				Publish: &server.SubjectPermission{
 					Allow: []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.LEDGER", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST",
@@ -230,6 +245,9 @@ func StartServer(cfg ServerConfig) (*Embedded, error) {
 		if err := s.Validate(); err != nil {
 			return nil, fmt.Errorf("start nats-server: %w", err)
 		}
+	}
+	if len(cfg.ReaderPassword) > 72 {
+		return nil, fmt.Errorf("start nats-server: the reader's password is longer than 72 bytes (bcrypt's limit)")
 	}
 	pw := rand.Text() // the ledger user's password lives only in this process
 	opts := &server.Options{
@@ -303,7 +321,9 @@ type slogAdapter struct {
 	onError func(string)
 }
 
-func (a slogAdapter) Noticef(f string, v ...any) { a.l.Info(fmt.Sprintf(f, v...)) }
+// Noticef: the server's banner and notices are debug-level for the ledger
+// (--nats-debug shows them).
+func (a slogAdapter) Noticef(f string, v ...any) { a.l.Debug(fmt.Sprintf(f, v...)) }
 func (a slogAdapter) Warnf(f string, v ...any)   { a.l.Warn(fmt.Sprintf(f, v...)) }
 func (a slogAdapter) Fatalf(f string, v ...any)  { a.Errorf(f, v...) }
 func (a slogAdapter) Errorf(f string, v ...any) {
