@@ -212,8 +212,8 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	sf.register(fs, getenv)
 	sf.registerSelection(fs, "verify")
 	bundle := fs.String("bundle", "", "verify an exported audit bundle offline, with no server")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	start := time.Now()
 	if *bundle != "" {
@@ -297,8 +297,8 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	api := &apiClient{http: &http.Client{Timeout: 10 * time.Minute}}
 	fs.StringVar(&api.base, "url", "", "a running ledger's HTTP API: export as the user of --token, within their region")
 	fs.StringVar(&api.token, "token", getenv("LEDGER_TOKEN"), "with --url: the bearer token (LEDGER_TOKEN)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "export: --out is required")
@@ -371,8 +371,8 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	asOf := fs.String("as-of", "", "as of this effective date (YYYY-MM-DD) or RFC 3339 time")
 	atSeq := fs.String("at-seq", "", "as of this stream position")
 	groupBy := fs.String("group-by", "city", "for the portfolio: city, county, programme, year, status or category")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	q := url.Values{}
 	if *asOf != "" {

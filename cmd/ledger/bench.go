@@ -82,8 +82,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.rebuildEvents, "rebuild-events", 200000, "events stored for the rebuild measure (the issue's figure: 1000000)")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default a temporary one, removed at the end)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	for _, s := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

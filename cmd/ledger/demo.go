@@ -66,8 +66,8 @@ func demoCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := registerAPI(fs, getenv)
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	_, err := loadDemo(ctx, c, stdout)
 	return err
@@ -85,8 +85,8 @@ func reportCmd(ctx context.Context, args []string, getenv func(string) string, s
 		vals[p] = fs.String(strings.ReplaceAll(p, "_", "-"), "", "filter or bound: "+p)
 	}
 	asJSON := fs.Bool("json", false, "print the JSON answer")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	for _, p := range params {
 		if v := *vals[p]; v != "" {

@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,15 +22,46 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) && !errors.Is(err, errVerify) {
-			fmt.Fprintln(os.Stderr, "ledger:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.Is(err, errVerify):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, "ledger:", err)
 		os.Exit(1)
 	}
 }
 
-var errUsage = errors.New("usage")
+// errUsage is a command line the ledger cannot take (exit 2); errHelp, help
+// that was asked for and shown (exit 0).
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help shown")
+)
+
+// parseFlags parses a subcommand's flags. -h prints the subcommand's own
+// usage and flags on stdout (errHelp); a bad flag is reported on the flag
+// set's output, stderr (errUsage).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	errOut := fs.Output()
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, "Usage: ledger %s [flags]\n\nFlags:\n", fs.Name())
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(errOut)
+		return errHelp
+	case err != nil:
+		fmt.Fprintf(errOut, "Run 'ledger %s -h' for its flags.\n", fs.Name())
+		return errUsage
+	}
+	return nil
+}
 
 // versionString is the ledger's version from its build information: the
 // module version (or "devel"), the commit and its time, and Go's version.

@@ -16,7 +16,7 @@ import (
 // checkpoint `ledger serve` resumes from. Run it while serve is stopped (it
 // opens the same data directory), or use `ledger serve --rebuild`.
 func rebuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServe(args, getenv, stderr)
+	cfg, err := parseServe("rebuild", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -73,9 +73,9 @@ type serveConfig struct {
 	minFree        int64
 }
 
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+func parseServe(name string, args []string, getenv func(string) string, stdout, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -124,8 +124,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.mustSign, "require-signatures", env("LEDGER_REQUIRE_SIGNATURES", ""), "commands that must be signed by their author (HTTP Message Signatures), comma-separated, e.g. issue_plan,disburse,approve_disbursement,record_acceptance (LEDGER_REQUIRE_SIGNATURES)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
-	if err := fs.Parse(args); err != nil {
-		return c, errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return c, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
@@ -155,7 +155,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseServe(args, getenv, stderr)
+	cfg, err := parseServe("serve", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

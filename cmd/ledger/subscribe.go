@@ -37,8 +37,8 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	out := fs.String("out", "", "append JSON lines to this file (fsynced; exactly once across crashes) instead of stdout")
 	execCmd := fs.String("exec", "", "run this shell command per event, the event on its stdin; a failure is retried")
 	count := fs.Int("count", 0, "stop after this many events (0: run until interrupted)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
 	if *durable == "" {
 		fmt.Fprintln(stderr, "subscribe: --durable is required")

@@ -113,12 +113,13 @@ for a stopped ledger, --data-dir DIR (all but key).
 
 // usersCmd is `ledger users`.
 func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usersUsage)
+		return errUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usersUsage)
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
+		return errHelp
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("users "+verb, flag.ContinueOnError)
@@ -143,8 +144,8 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fs.StringVar(&pubKey, "public-key", "", "the base64 of your 32-byte Ed25519 public key")
 	}
 	dataDir := fs.String("data-dir", "", "a stopped ledger's data directory, to manage its users without a running ledger (it takes the directory's lock)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+	if err := parseFlags(fs, args[1:], stdout); err != nil {
+		return err
 	}
 	for _, r := range strings.Split(roles, ",") {
 		if r = strings.TrimSpace(r); r != "" {
