@@ -117,6 +117,9 @@ func (a Amounts) sortedSources() []Source {
 // inside the 2^53 that JavaScript readers of the JSON can hold exactly.
 const maxAmount Fen = 1_000_000_000_000_000
 
+// MaxAmount is the largest single amount a command may carry (10^15 fen).
+const MaxAmount = maxAmount
+
 // validateAmounts checks that every source is known and every amount positive
 // (or, with allowZero, non-negative) and bounded.
 func validateAmounts(field string, a Amounts, allowZero bool) error {

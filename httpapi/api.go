@@ -272,16 +272,31 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if u := userOf(r); u != nil {
 		who = u.ID
 	}
-	a.log.Info("http", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-		"user", who, "role", r.Header.Get(HeaderRole), "ms", time.Since(start).Milliseconds())
+	attrs := []any{"request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes,
+		"ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr, "user_agent", r.UserAgent(), "user", who, "role", r.Header.Get(HeaderRole)}
+	if sw.code != "" {
+		attrs = append(attrs, "code", sw.code)
+	}
+	if sw.rule != "" {
+		attrs = append(attrs, "rule", sw.rule)
+	}
+	a.log.Info("http", attrs...)
 }
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status     int
+	bytes      int64
+	code, rule string // the problem's, when the answer is one
 }
 
 func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
 
 // Unwrap lets http.ResponseController reach the connection (to flush a feed).
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -530,11 +545,16 @@ func (a *API) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := historyResponse{Project: id, Version: hist[len(hist)-1].Seq}
+	w.Header().Set("ETag", etag(out.Version))
+	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Version, 10))
+	// The history is its events as stored: the same version, the same bytes.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == "*" || slices.Contains(strings.Split(strings.ReplaceAll(inm, " ", ""), ","), etag(out.Version))) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	for _, h := range hist {
 		out.Events = append(out.Events, storedEvent{Seq: h.Seq, Subject: h.Subject, Event: h.Raw})
 	}
-	w.Header().Set("ETag", etag(out.Version))
-	w.Header().Set(HeaderPosition, strconv.FormatUint(out.Version, 10))
 	writeJSON(w, http.StatusOK, out)
 }
 

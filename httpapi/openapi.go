@@ -237,10 +237,11 @@ func OpenAPI() map[string]any {
 	})
 	op("GET /v1/projects/{id}/events", map[string]any{
 		"operationId": "getProjectEvents", "summary": "The project's events in order, each the CloudEvent exactly as stored.", "tags": []string{"queries"},
-		"parameters": []any{idParam},
+		"parameters": []any{idParam, hdr("If-None-Match", `the ETag of a history already held, e.g. "12": 304 while the project is at that version`, false, str)},
 		"responses": map[string]any{
 			"200": map[string]any{"description": "the history", "headers": map[string]any{"ETag": etagHeader, HeaderPosition: posHeader},
 				"content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[historyResponse]())}}},
+			"304": map[string]any{"description": "the project is still at the version If-None-Match names"},
 			"404": problemResp("no such project"),
 		},
 	})
@@ -401,7 +402,8 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 	case dateType:
 		return map[string]any{"type": "string", "format": "date"}
 	case fenType:
-		return map[string]any{"type": "integer", "format": "int64", "description": "amount in fen (1 yuan = 100 fen; 1 万元 = 1,000,000 fen)"}
+		return map[string]any{"type": "integer", "format": "int64", "minimum": 0, "maximum": int64(domain.MaxAmount),
+			"description": "amount in fen (1 yuan = 100 fen; 1 万元 = 1,000,000 fen), at most 10^15"}
 	case sourceType:
 		return map[string]any{"type": "string", "enum": domain.Sources}
 	case amountsType:

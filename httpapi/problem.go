@@ -45,6 +45,9 @@ func newProblem(status int, code, detail string) *Problem {
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.Instance = r.URL.Path
+	if sw, ok := w.(*statusWriter); ok { // for the access log
+		sw.code, sw.rule = p.Code, p.Rule
+	}
 	if p.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}

@@ -368,3 +368,19 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryIfNoneMatch: a project's history answers 304 while the project
+// is at the version If-None-Match names, and the new history once it moves.
+func TestHistoryIfNoneMatch(t *testing.T) {
+	l := startLedger(t, t.TempDir())
+	runScript(t, l, approvedScript("IN")[:2])
+	h := call(t, "GET", l.base+"/v1/projects/IN/events", nil)
+	tag := h.header.Get("ETag")
+	if r := call(t, "GET", l.base+"/v1/projects/IN/events", nil, "If-None-Match", tag); r.status != 304 || len(r.raw) != 0 {
+		t.Fatalf("If-None-Match %s at that version: %d %s", tag, r.status, r.raw)
+	}
+	runScript(t, l, approvedScript("IN")[2:3])
+	if r := call(t, "GET", l.base+"/v1/projects/IN/events", nil, "If-None-Match", tag); r.status != 200 || r.header.Get("ETag") == tag {
+		t.Fatalf("If-None-Match %s after a new event: %d", tag, r.status)
+	}
+}
