@@ -251,7 +251,45 @@ func (a *API) needs(ok bool, what string, h http.HandlerFunc) http.HandlerFunc {
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {
 	a.patterns = append(a.patterns, pattern)
-	a.mux.HandleFunc(pattern, h)
+	known := queryParams()[pattern]
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// A query parameter the route does not take is refused, not ignored:
+		// ?countyy=330682 would otherwise answer for every county.
+		for name := range r.URL.Query() {
+			if !known[name] {
+				p := fieldProblem(http.StatusBadRequest, "unknown-parameter", name, "is not a parameter of "+pattern+"; see /openapi.json")
+				writeProblem(w, r, p)
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+var (
+	queryParamsOnce sync.Once
+	queryParamsOf   map[string]map[string]bool
+)
+
+// queryParams are, for each route, the query parameters the OpenAPI
+// document gives it: the contract decides what is accepted.
+func queryParams() map[string]map[string]bool {
+	queryParamsOnce.Do(func() {
+		queryParamsOf = map[string]map[string]bool{}
+		for path, item := range OpenAPI()["paths"].(map[string]any) {
+			for method, op := range item.(map[string]any) {
+				known := map[string]bool{}
+				params, _ := op.(map[string]any)["parameters"].([]any)
+				for _, p := range params {
+					if m, ok := p.(map[string]any); ok && m["in"] == "query" {
+						known[m["name"].(string)] = true
+					}
+				}
+				queryParamsOf[strings.ToUpper(method)+" "+path] = known
+			}
+		}
+	})
+	return queryParamsOf
 }
 
 // ServeHTTP logs each request with its id, actor, status and duration.

@@ -199,6 +199,7 @@ func OpenAPI() map[string]any {
 		"operationId": "streamEvents", "summary": "Server-Sent Events: the stored events matching city, county, project and type, each with its stream sequence as id and the CloudEvent as data. Resume with Last-Event-ID (or from_seq); without either, events from now on.", "tags": []string{"feeds"},
 		"parameters": []any{qp("city", "GB/T 2260 city code", str), qp("county", "county code", str), qp("project", "project id", str),
 			qp("type", "event name, e.g. funds_disbursed", str), qp("from_seq", "start at this stream sequence", integer),
+			qp("last_event_id", "as the Last-Event-ID header, for clients that cannot set it", integer),
 			hdr("Last-Event-ID", "the id of the last event received: the feed resumes after it", false, str)},
 		"responses": map[string]any{"200": map[string]any{"description": "the feed", "content": map[string]any{"text/event-stream": map[string]any{"schema": str}}},
 			"400": problemResp("a bad parameter")},
@@ -314,6 +315,9 @@ func OpenAPI() map[string]any {
 	// and 403.
 	for path, item := range paths {
 		for method, o := range item.(map[string]any) {
+			if resps := o.(map[string]any)["responses"].(map[string]any); resps["400"] == nil {
+				resps["400"] = problemResp("a query parameter the operation does not take (unknown-parameter)")
+			}
 			if path == "/openapi.json" || path == "/healthz" {
 				o.(map[string]any)["security"] = []any{}
 				continue

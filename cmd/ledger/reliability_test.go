@@ -165,6 +165,12 @@ func TestLongAndControlFiltersAreRefused(t *testing.T) {
 			}
 		}
 	}
+	// A parameter a route does not take is refused, naming it, not ignored.
+	for _, u := range []string{"/v1/projects?countyy=330682", "/v1/summary?cty=330600", "/v1/events/stream?county=330682&tpye=x", "/healthz?verbose=1"} {
+		if r := call(t, "GET", l.base+u, nil); r.status != 400 || r.body["code"] != "unknown-parameter" {
+			t.Fatalf("GET %s: %d %s", u, r.status, r.raw)
+		}
+	}
 	// The schema's names and the CloudEvent's type are accepted as filters.
 	for _, typ := range []string{"funds_disbursed", "funds_disbursed.v1", "ledger.project.funds_disbursed.v1"} {
 		body := map[string]any{"url": "http://127.0.0.1:1/hook", "secret": "0123456789abcdef0123", "type": typ}
