@@ -207,6 +207,10 @@ func TestTamperedReadModelCheckpointIsRebuilt(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("disburse: %d %s", r.status, r.raw)
 	}
+	// The read models hold the disbursement before the stop writes their checkpoint.
+	if g := call(t, "GET", p.base+"/v1/projects/TM?min_position="+r.header.Get("Ledger-Position"), nil); g.status != 200 {
+		t.Fatalf("read the disbursement: %d %s", g.status, g.raw)
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.cmd.Wait()
 	path := filepath.Join(dir, "projections", "model.json")
