@@ -191,13 +191,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 		}
 		if req.Scope != nil {
 			city, county := agg.p.Region()
-			v := agg.p.View()
-			owners := []string{v.OwnerAtApplication}
-			for _, ch := range v.Changes {
-				if ch.Kind == domain.ChangeOwnerRename && ch.State == "approved" {
-					owners = append(owners, ch.NewOwner)
-				}
-			}
+			owners := agg.p.OwnerNames() // without building the whole View on every command
 			if reg, ok := req.Command.(*domain.RegisterProject); ok && !agg.p.Exists() {
 				city, county, owners = reg.City, reg.County, []string{reg.Owner}
 			}

@@ -110,6 +110,21 @@ func (p *Project) Version() int { return p.version }
 // Status returns the lifecycle status.
 func (p *Project) Status() Status { return p.status }
 
+// OwnerNames returns the names the project's owner has borne: at
+// application, then after each approved rename, the current one last.
+func (p *Project) OwnerNames() []string {
+	names := []string{p.reg.Owner}
+	for _, c := range p.changes {
+		if c.Kind == ChangeOwnerRename && c.State == "approved" && c.NewOwner != p.owner {
+			names = append(names, c.NewOwner)
+		}
+	}
+	if p.owner != p.reg.Owner {
+		names = append(names, p.owner)
+	}
+	return names
+}
+
 // Region returns the project's city and county codes.
 func (p *Project) Region() (city, county DivisionCode) { return p.reg.City, p.reg.County }
 
