@@ -236,6 +236,7 @@ func (s *Service) Handle(ctx context.Context, req Request) (Result, error) {
 				ID: eventID(req, id, i), Event: e, Time: req.Command.EffectiveAt(), Actor: req.Actor,
 				CorrelationID: req.CorrelationID, CausationID: req.CausationID,
 				IdempotencyKey: req.IdempotencyKey, RequestDigest: req.RequestDigest, Signed: req.Signed,
+				Rulebook: domain.CurrentRulebook().VersionString(),
 			}
 		}
 		stored, err := s.store.Append(ctx, eventstore.AppendRequest{

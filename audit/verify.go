@@ -188,7 +188,11 @@ func (v *verifier) reproduce(ps *projectState, final bool) error {
 			evs[i] = pe.ev
 		}
 		actor := domain.Actor{Name: first.env.Actor, Role: domain.Role(first.env.ActorRole), ID: first.env.ActorID, Org: first.env.ActorOrg}
-		n, err := ps.p.Reproduce(evs, actor, first.env.Time, first.env.RecordedTime)
+		rb, err := domain.RulebookVersion(first.env.Rulebook)
+		if err != nil {
+			return &Failure{Seq: first.seq, Project: first.env.Subject, EventID: first.env.ID, Type: first.env.EventType(), Reason: err.Error()}
+		}
+		n, err := ps.p.Reproduce(rb, evs, actor, first.env.Time, first.env.RecordedTime)
 		if errors.Is(err, domain.ErrIncomplete) && !final {
 			return nil
 		}
@@ -199,6 +203,12 @@ func (v *verifier) reproduce(ps *projectState, final bool) error {
 		if err := checkSigned(first.env, first.ev, v.keys); err != nil {
 			return &Failure{Seq: first.seq, Project: first.env.Subject, EventID: first.env.ID, Type: first.env.EventType(),
 				Reason: "signed command: " + err.Error()}
+		}
+		for _, pe := range ps.pending[1:n] {
+			if pe.env.Rulebook != first.env.Rulebook {
+				return &Failure{Seq: pe.seq, Project: pe.env.Subject, EventID: pe.env.ID, Type: pe.env.EventType(),
+					Reason: fmt.Sprintf("records rulebook %q, the command's first event %q: one command is decided under one rulebook", pe.env.Rulebook, first.env.Rulebook)}
+			}
 		}
 		for _, pe := range ps.pending[:n] {
 			ps.p.ApplyBy(pe.ev, pe.env.Time, domain.Actor{Name: pe.env.Actor, Role: domain.Role(pe.env.ActorRole), ID: pe.env.ActorID, Org: pe.env.ActorOrg})

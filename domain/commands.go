@@ -32,7 +32,7 @@ var permitted = map[string][]Role{
 	"register":              {RoleOwner, RoleCountyDRC, RoleCityDRC},
 	"screen":                {RoleCountyDRC, RoleCityDRC},
 	"submit_report":         {RoleOwner, RoleCountyDRC},
-	"record_review":         {RoleProvinceDRC, RoleCityDRC},
+	"record_review":         {RoleProvinceDRC, RoleCityDRC, RoleNDRC},
 	"record_national_reply": {RoleNDRC, RoleProvinceDRC},
 	"issue_plan":            {RoleNDRC, RoleProvinceDRC, RoleCityDRC},
 	"open_special_account":  {RoleOwner, RoleFinance},
@@ -44,6 +44,8 @@ var permitted = map[string][]Role{
 	"decide_change":         {RoleCityDRC, RoleProvinceDRC, RoleNDRC},
 	"record_inspection":     {RoleAuditor, RoleCountyDRC, RoleCityDRC, RoleProvinceDRC, RoleFinance},
 	"complete":              {RoleOwner, RoleCountyDRC},
+	"start_construction":    {RoleOwner, RoleCountyDRC},
+	"prepare_acceptance":    {RoleOwner, RoleCountyDRC},
 	"file_acceptance_item":  {RoleOwner, RoleCountyDRC},
 	"request_acceptance":    {RoleOwner, RoleCountyDRC, RoleCityDRC},
 	"record_acceptance":     {RoleProvinceDRC, RoleCityDRC},
@@ -61,6 +63,14 @@ func PermittedRoles(name string) []Role { return append([]Role(nil), permitted[n
 // twice) or KindRule (a named rule). now is the recording time; the effective
 // time may not lie after it, nor before the project's last step.
 func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, error) {
+	return p.DecideUnder(CurrentRulebook(), cmd, actor, now)
+}
+
+// DecideUnder is Decide under the rulebook rb: what verification uses to
+// reproduce an event under the rulebook it was decided by.
+func (p *Project) DecideUnder(rb *Rulebook, cmd Command, actor Actor, now time.Time) ([]Event, error) {
+	p.rb, p.actor = rb, actor
+	defer func() { p.rb, p.actor = nil, Actor{} }()
 	name := cmd.CommandName()
 	if strings.TrimSpace(actor.Name) == "" {
 		return nil, invalid("actor", "the acting person is required")
@@ -97,6 +107,9 @@ func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, erro
 			Msg: fmt.Sprintf("effective time %s precedes the project's last step at %s", at.Format(time.RFC3339), p.lastEffective.Format(time.RFC3339))})
 	}
 	if err := p.separateDuties(cmd, actor); err != nil {
+		return nil, withProject(p.id, err)
+	}
+	if err := p.programmeRoles(cmd, actor); err != nil {
 		return nil, withProject(p.id, err)
 	}
 	evs, err := cmd.decide(p)
@@ -141,6 +154,38 @@ func (p *Project) separateDuties(cmd Command, actor Actor) error {
 		}
 	}
 	return nil
+}
+
+// rules is the table the project's programmes make in the rulebook the
+// decision is taken under.
+func (p *Project) rules() *ProgrammeRules { return p.rb.effective(p.reg.Programmes) }
+
+// programmeRoles refuses a review, a plan or a change decision by a role
+// the project's programmes do not give it to (rulebook 2: a central
+// project's change is approved above the city; the pilot's review is the
+// NDRC's expert review).
+func (p *Project) programmeRoles(cmd Command, actor Actor) error {
+	if !p.Exists() {
+		return nil
+	}
+	r := p.rules()
+	var roles []Role
+	var what string
+	switch cmd.(type) {
+	case *RecordReview:
+		roles, what = r.Reviewers, "review"
+	case *IssueInvestmentPlan:
+		roles, what = r.Planners, "issue the plan of"
+	case *DecideChange:
+		roles, what = r.ChangeApprovers, "decide a change of"
+	default:
+		return nil
+	}
+	if len(roles) == 0 || hasRole(roles, actor.Role) {
+		return nil
+	}
+	return &Error{Kind: KindForbidden, Code: CodeRole, Rule: "programme", Project: p.id,
+		Msg: fmt.Sprintf("under rulebook %d, role %s may not %s a %s project (permitted: %v)", p.rb.Version, actor.Role, what, r.Code, roles)}
 }
 
 func withProject(id ProjectID, err error) error {
@@ -271,6 +316,17 @@ func (c *RegisterProject) validate() error {
 }
 
 func (c *RegisterProject) decide(p *Project) ([]Event, error) {
+	for i, pr := range c.Programmes {
+		if _, ok := p.rb.Programmes[pr]; !ok {
+			return nil, invalid(fmt.Sprintf("programmes[%d]", i), "programme %q is not in rulebook %d (known: %v)", pr, p.rb.Version, p.rb.Codes())
+		}
+	}
+	if r := p.rb.effective(c.Programmes); r.CompletedOnly && c.CompletedInvestment != c.TotalInvestment {
+		e := refuse(CodeEligibility, "R20", "programme %s takes applications for completed projects (建成一批、验收一批, L1590-1598): completed_investment (%s yuan) must equal total_investment (%s yuan)",
+			r.Code, c.CompletedInvestment, c.TotalInvestment)
+		e.Field = "completed_investment"
+		return nil, e
+	}
 	progs := append([]string(nil), c.Programmes...)
 	return []Event{ProjectRegistered{
 		Name: strings.TrimSpace(c.Name), Owner: strings.TrimSpace(c.Owner), City: c.City, County: c.County,
@@ -291,21 +347,39 @@ func (*Screen) CommandName() string { return "screen" }
 func (c *Screen) validate() error   { return optional("note", c.Note) }
 
 func (c *Screen) decide(p *Project) ([]Event, error) {
+	if !p.rules().Has("screen") {
+		return nil, notOnPath(p, "screen", "R2", "the 30%—40% screen is stated for central-budget candidates (L1140-1147)")
+	}
 	if p.status != StatusApplied {
 		return nil, wrongStatus(p, "screen", StatusApplied)
 	}
-	threshold, prog := int64(10000), ""
+	threshold, warn, prog := int64(10000), int64(0), ""
 	for _, code := range p.reg.Programmes {
-		if pr := Programmes[code]; pr.MaxCompletedBP < threshold {
-			threshold, prog = pr.MaxCompletedBP, code
+		pr, ok := p.rb.Programmes[code]
+		if !ok || !pr.Has("screen") {
+			continue
+		}
+		if pr.ScreenLimitBP < threshold {
+			threshold, prog = pr.ScreenLimitBP, code
+		}
+		if pr.ScreenWarnBP > 0 && (warn == 0 || pr.ScreenWarnBP < warn) {
+			warn = pr.ScreenWarnBP
 		}
 	}
 	completedBP := basisPoints(p.reg.CompletedInvestment, p.reg.TotalInvestment)
 	if p.reg.CompletedInvestment > share(p.reg.TotalInvestment, threshold) {
-		return nil, refuse(CodeEligibility, "R2", "investment completed at application (%s yuan) exceeds %d.%02d%% of the total (%s yuan) allowed by programme %s",
+		e := refuse(CodeEligibility, "R2", "investment completed at application (%s yuan) exceeds %d.%02d%% of the total (%s yuan) allowed by programme %s",
 			p.reg.CompletedInvestment, threshold/100, threshold%100, p.reg.TotalInvestment, prog)
+		e.Field = "completed_investment"
+		return nil, e
 	}
-	return []Event{ProjectScreened{CompletedBP: completedBP, ThresholdBP: threshold, Programme: prog, Note: c.Note}}, nil
+	ev := ProjectScreened{CompletedBP: completedBP, ThresholdBP: threshold, Programme: prog, Note: c.Note}
+	if warn > 0 && p.reg.CompletedInvestment > share(p.reg.TotalInvestment, warn) {
+		ev.WarnBP = warn
+		ev.Warning = fmt.Sprintf("investment completed at application is %d.%02d%% of the total: above %d%%, the lower end of the text's 30%%—40%% (R2, L1144-1147)",
+			completedBP/100, completedBP%100, warn/100)
+	}
+	return []Event{ev}, nil
 }
 
 // SubmitApplicationReport files the 项目资金申请报告 with the R3 attachments.
@@ -322,8 +396,8 @@ func (c *SubmitApplicationReport) validate() error {
 		return err
 	}
 	for i, a := range c.Attachments {
-		if !hasString(RequiredAttachments, a.Kind) {
-			return invalid(fmt.Sprintf("attachments[%d].kind", i), "unknown attachment kind %q (known: %v)", a.Kind, RequiredAttachments)
+		if !hasString(AttachmentKinds, a.Kind) {
+			return invalid(fmt.Sprintf("attachments[%d].kind", i), "unknown attachment kind %q (known: %v)", a.Kind, AttachmentKinds)
 		}
 		if err := required(fmt.Sprintf("attachments[%d].reference", i), a.Reference); err != nil {
 			return err
@@ -333,11 +407,24 @@ func (c *SubmitApplicationReport) validate() error {
 }
 
 func (c *SubmitApplicationReport) decide(p *Project) ([]Event, error) {
-	if p.status != StatusScreened {
-		return nil, wrongStatus(p, "submit the application report", StatusScreened)
+	r := p.rules()
+	if !r.Has("submit_report") {
+		return nil, notOnPath(p, "submit_report", "R3", "the application report with its attachments is stated for central-budget projects (L1160-1176)")
 	}
+	from := StatusApplied
+	if r.Has("screen") {
+		from = StatusScreened
+	}
+	if p.status != from {
+		return nil, wrongStatus(p, "submit the application report", from)
+	}
+	applied := p.milestones[Name(ProjectRegistered{})]
 	var missing []string
-	for _, k := range RequiredAttachments {
+	for _, ar := range r.Attachments {
+		if ar.From != "" && applied.Before(ar.From.Time()) {
+			continue // e.g. the energy review, required only from October 2010 (L1176)
+		}
+		k := ar.Kind
 		found := false
 		for _, a := range c.Attachments {
 			found = found || a.Kind == k
@@ -385,8 +472,8 @@ func (c *RecordReview) validate() error {
 }
 
 func (c *RecordReview) decide(p *Project) ([]Event, error) {
-	if p.status != StatusReportSubmitted {
-		return nil, wrongStatus(p, "record the review", StatusReportSubmitted)
+	if from := p.preReviewStatus(); p.status != from {
+		return nil, wrongStatus(p, "record the review", from)
 	}
 	if c.Outcome == "passed" {
 		return []Event{ProvincialReviewPassed{Reference: c.Reference}}, nil
@@ -394,15 +481,27 @@ func (c *RecordReview) decide(p *Project) ([]Event, error) {
 	return []Event{ProvincialReviewRejected{Reason: c.Reason}}, nil
 }
 
-// national reports whether any of the project's programmes is a national one,
-// which needs the NDRC's 复函 before the plan (R4).
-func (p *Project) national() bool {
-	for _, c := range p.reg.Programmes {
-		if c == "central_rcep" || c == "kitchen_waste_pilot" || c == "urban_mine" {
-			return true
-		}
+// preReviewStatus is the status a project is reviewed in: after the
+// application report, the screening or the registration, as its path has them.
+func (p *Project) preReviewStatus() Status {
+	r := p.rules()
+	switch {
+	case r.Has("submit_report"):
+		return StatusReportSubmitted
+	case r.Has("screen"):
+		return StatusScreened
 	}
-	return false
+	return StatusApplied
+}
+
+// national reports whether the project's path has the NDRC's 复函 before
+// the plan (R4).
+func (p *Project) national() bool { return p.rules().Has("record_national_reply") }
+
+// notOnPath refuses a step the project's programmes do not have.
+func notOnPath(p *Project, step, rule, why string) *Error {
+	r := p.rules()
+	return refuse(CodeNotOnPath, rule, "the path of programme %s (rulebook %d) has no step %s: %s; its path is %v", r.Code, p.rb.Version, step, why, r.Path)
 }
 
 // RecordNationalReply records the NDRC's 复函 (R4).
@@ -453,6 +552,10 @@ func (c *IssueInvestmentPlan) validate() error {
 }
 
 func (c *IssueInvestmentPlan) decide(p *Project) ([]Event, error) {
+	r := p.rules()
+	if r.AwardAfter == AwardAfterAcceptance && p.status == StatusAccepted {
+		return c.awardAfterAcceptance(p, r)
+	}
 	switch {
 	case in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted):
 		return nil, refuse(CodeBeforeReview, "R4", "the investment plan follows the review, and the project is %s", p.status)
@@ -460,6 +563,11 @@ func (c *IssueInvestmentPlan) decide(p *Project) ([]Event, error) {
 		return nil, refuse(CodeBeforeReply, "R4", "a national programme's plan follows the national reply (复函), which is not recorded")
 	case p.status != StatusProvinciallyApproved && p.status != StatusReplyReceived:
 		return nil, wrongStatus(p, "issue the investment plan", StatusProvinciallyApproved, StatusReplyReceived)
+	}
+	if r.AwardAfter == AwardAfterAcceptance && c.Awards.Total() > 0 {
+		e := refuse(CodeAwardAfterAcceptance, "R21", "programme %s decides its award after completion acceptance (L3063-3069); the listing carries no award", r.Code)
+		e.Field = "awards"
+		return nil, e
 	}
 	total := c.TotalInvestment
 	if total == 0 {
@@ -469,6 +577,34 @@ func (c *IssueInvestmentPlan) decide(p *Project) ([]Event, error) {
 		e := refuse(CodeOverAward, "R4", "the awards (%s yuan) exceed the plan's total investment (%s yuan)", c.Awards.Total(), total)
 		e.Field = "awards"
 		return nil, e
+	}
+	return []Event{InvestmentPlanIssued{Reference: c.Reference, Awards: c.Awards.Clone(), TotalInvestment: total}}, nil
+}
+
+// awardAfterAcceptance decides the award of a programme that awards after
+// acceptance (Shaoxing 850, R21): at most the cap's share of the actual
+// equipment purchase or of the actual investment, whichever allows more.
+func (c *IssueInvestmentPlan) awardAfterAcceptance(p *Project, r *ProgrammeRules) ([]Event, error) {
+	if p.awarded.Total() > 0 {
+		return nil, refuse(CodeNoChange, "R21", "the award after acceptance is decided already (%s yuan)", p.awarded.Total())
+	}
+	var equip, actual Fen
+	if p.completion != nil {
+		equip, actual = p.completion.ActualEquipmentPurchase, p.completion.ActualTotalInvestment
+	}
+	limit := Fen(0)
+	if r.AwardCap != nil {
+		limit = max(share(equip, r.AwardCap.EquipmentBP), share(actual, r.AwardCap.InvestmentBP))
+	}
+	if c.Awards.Total() > limit {
+		e := refuse(CodeOverAward, "R21", "the award (%s yuan) exceeds %d%% of the actual equipment purchase (%s yuan) and %d%% of the actual investment (%s yuan): at most %s yuan (L3065-3069)",
+			c.Awards.Total(), r.AwardCap.EquipmentBP/100, equip, r.AwardCap.InvestmentBP/100, actual, limit)
+		e.Field = "awards"
+		return nil, e
+	}
+	total := c.TotalInvestment
+	if total == 0 {
+		total = p.total
 	}
 	return []Event{InvestmentPlanIssued{Reference: c.Reference, Awards: c.Awards.Clone(), TotalInvestment: total}}, nil
 }
@@ -542,10 +678,12 @@ func (c *Disburse) decide(p *Project) ([]Event, error) {
 		return nil, refuse(CodeAfterTermination, "R12", "no disbursement after the project is %s", p.status)
 	case in(p.status, StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived, StatusReviewRejected):
 		return nil, refuse(CodeBeforePlan, "R4", "no disbursement before the investment plan is issued (status %s)", p.status)
-	case !p.accountOpened:
+	case !p.accountOpened && p.rules().Has("open_special_account"):
 		return nil, refuse(CodeNoAccount, "R5", "no disbursement before the special account is opened")
+	case len(p.recognitions) > 0:
+		return nil, refuse(CodeAfterTermination, "R12", "no disbursement once the termination is recognised (by %v)", p.recognised())
 	}
-	if ch := p.pendingChange(); ch != nil {
+	if ch := p.pendingChange(); ch != nil && p.rules().ChangesBlock {
 		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "no disbursement while change %s (%s) awaits approval", ch.ID, ch.Kind)
 	}
 	if c.FourEyesAbove > 0 && c.Amount > c.FourEyesAbove {
@@ -591,6 +729,16 @@ func (p *Project) checkPayment(source Source, amount Fen) error {
 		e.Field = "amount"
 		return e
 	}
+	if r := p.rules(); r.ProgressCap {
+		done := p.progressShare()
+		limit := min(award, share(award, done)+share(award, r.AdvanceBP))
+		if after > limit {
+			e := refuse(CodeAheadOfProgress, "R6", "disbursing %s yuan from %s would pay %s yuan; the award (%s yuan) times the progress last reported or inspected (%d.%02d%%)%s allows %s yuan (根据进度拨付, L1207-1210)",
+				amount, source, after, award, done/100, done%100, advanceNote(r.AdvanceBP), limit)
+			e.Field = "amount"
+			return e
+		}
+	}
 	if bp := p.predisbursementBP(); bp > 0 && !p.pilotAssessed && after > share(award, bp) {
 		e := refuse(CodePredisbursementLimit, "R18", "before the pilot assessment passes at most %d%% of the %s award (%s yuan) may be paid; this would pay %s yuan",
 			bp/100, c.Source, share(award, bp), after)
@@ -629,14 +777,28 @@ func (c *ApproveDisbursement) decide(p *Project) ([]Event, error) {
 	return append([]Event{DisbursementApproved{PreparationID: pr.PreparationID}}, evs...), nil
 }
 
-func (p *Project) predisbursementBP() int64 {
-	var bp int64
-	for _, code := range p.reg.Programmes {
-		if v := Programmes[code].PredisbursementBP; v > bp {
-			bp = v
-		}
+func (p *Project) predisbursementBP() int64 { return p.rules().PredisbursementBP }
+
+func advanceNote(bp int64) string {
+	if bp == 0 {
+		return ""
 	}
-	return bp
+	return fmt.Sprintf(" plus the programme's advance of %d.%02d%%", bp/100, bp%100)
+}
+
+// progressShare is the share of the work done, in basis points, by the
+// progress report or inspection of the latest effective time: the larger of
+// its physical progress and its investment completed over the total.
+func (p *Project) progressShare() int64 { return p.progressBP }
+
+// recognised lists the levels that recognised a termination, sorted.
+func (p *Project) recognised() []string {
+	ls := make([]string, 0, len(p.recognitions))
+	for l := range p.recognitions {
+		ls = append(ls, l)
+	}
+	sort.Strings(ls)
+	return ls
 }
 
 func changeRule(k ChangeKind) string {
@@ -665,7 +827,7 @@ func (c *PassPilotAssessment) decide(p *Project) ([]Event, error) {
 	if p.pilotAssessed {
 		return nil, refuse(CodeNoChange, "R18", "the pilot assessment has passed already")
 	}
-	if !in(p.status, StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAcceptanceFailed, StatusAccepted) {
+	if !in(p.status, StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAcceptanceFailed, StatusAccepted) {
 		return nil, wrongStatus(p, "record the pilot assessment", StatusImplementing, StatusCompleted)
 	}
 	return []Event{PilotAssessmentPassed{Reference: c.Reference}}, nil
@@ -819,6 +981,9 @@ func (c *DecideChange) decide(p *Project) ([]Event, error) {
 	if c.Outcome == "rejected" {
 		return []Event{ChangeRejected{ChangeID: ch.ID, Reason: c.Reason}}, nil
 	}
+	if p.rb.ReviseCheckedAtDecision && ch.Kind == ChangeTotalInvestment && ch.NewTotalInvestment < p.awarded.Total() {
+		return nil, refuse(CodeOverAward, "R10", "approving change %s would set the total investment (%s yuan) below the awards (%s yuan)", ch.ID, ch.NewTotalInvestment, p.awarded.Total())
+	}
 	evs := []Event{ChangeApproved{ChangeID: ch.ID, Reference: c.Reference}}
 	switch ch.Kind {
 	case ChangeContent:
@@ -840,6 +1005,8 @@ type RecordInspection struct {
 	Body      string `json:"body"`
 	Reference string `json:"reference,omitempty"`
 	Findings  string `json:"findings,omitempty"`
+	// The physical progress found, when the inspection checked progress (R6).
+	PhysicalProgressBP *int64 `json:"physical_progress_bp,omitempty"`
 }
 
 func (*RecordInspection) CommandName() string { return "record_inspection" }
@@ -854,11 +1021,19 @@ func (c *RecordInspection) validate() error {
 	if err := optional("reference", c.Reference); err != nil {
 		return err
 	}
+	if c.PhysicalProgressBP != nil && (*c.PhysicalProgressBP < 0 || *c.PhysicalProgressBP > 10000) {
+		return invalid("physical_progress_bp", "must lie between 0 and 10000 basis points, got %d", *c.PhysicalProgressBP)
+	}
 	return optional("findings", c.Findings)
 }
 
 func (c *RecordInspection) decide(p *Project) ([]Event, error) {
-	return []Event{InspectionRecorded{Kind: c.Kind, Body: c.Body, Reference: c.Reference, Findings: c.Findings}}, nil
+	ev := InspectionRecorded{Kind: c.Kind, Body: c.Body, Reference: c.Reference, Findings: c.Findings}
+	if c.PhysicalProgressBP != nil {
+		v := *c.PhysicalProgressBP
+		ev.PhysicalProgressBP = &v
+	}
+	return []Event{ev}, nil
 }
 
 // Complete records that construction finished (R13), with the actual total
@@ -870,6 +1045,8 @@ type Complete struct {
 	ActualTotalInvestment Fen    `json:"actual_total_investment"`
 	DelayExplanation      string `json:"delay_explanation,omitempty"`
 	VarianceExplanation   string `json:"variance_explanation,omitempty"`
+	// The actual equipment purchase: the basis of an award after acceptance (R21).
+	ActualEquipmentPurchase Fen `json:"actual_equipment_purchase,omitempty"`
 }
 
 func (*Complete) CommandName() string { return "complete" }
@@ -881,6 +1058,9 @@ func (c *Complete) validate() error {
 	if err := optional("delay_explanation", c.DelayExplanation); err != nil {
 		return err
 	}
+	if c.ActualEquipmentPurchase < 0 || c.ActualEquipmentPurchase > c.ActualTotalInvestment {
+		return invalid("actual_equipment_purchase", "must lie between 0 and actual_total_investment (%d), got %d", c.ActualTotalInvestment, c.ActualEquipmentPurchase)
+	}
 	return optional("variance_explanation", c.VarianceExplanation)
 }
 
@@ -888,7 +1068,7 @@ func (c *Complete) decide(p *Project) ([]Event, error) {
 	if p.status != StatusImplementing {
 		return nil, wrongStatus(p, "complete", StatusImplementing)
 	}
-	if ch := p.pendingChange(); ch != nil {
+	if ch := p.pendingChange(); ch != nil && p.rules().ChangesBlock {
 		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "cannot complete while change %s (%s) awaits approval", ch.ID, ch.Kind)
 	}
 	late := 0
@@ -907,7 +1087,62 @@ func (c *Complete) decide(p *Project) ([]Event, error) {
 		return nil, e
 	}
 	return []Event{ConstructionCompleted{ActualTotalInvestment: c.ActualTotalInvestment, LateDays: late,
-		DelayExplanation: c.DelayExplanation, VarianceExplanation: c.VarianceExplanation}}, nil
+		DelayExplanation: c.DelayExplanation, VarianceExplanation: c.VarianceExplanation, ActualEquipmentPurchase: c.ActualEquipmentPurchase}}, nil
+}
+
+// StartConstruction records that construction began (开工) on StartedOn,
+// which may lie before the application: many projects apply once started
+// (R2, L1144-1147).
+type StartConstruction struct {
+	At
+	StartedOn Date   `json:"started_on"`
+	Note      string `json:"note,omitempty"`
+}
+
+func (*StartConstruction) CommandName() string { return "start_construction" }
+
+func (c *StartConstruction) validate() error {
+	if err := c.StartedOn.validate("started_on"); err != nil {
+		return err
+	}
+	return optional("note", c.Note)
+}
+
+func (c *StartConstruction) decide(p *Project) ([]Event, error) {
+	if !p.beforeCompletion() || p.status == StatusReviewRejected {
+		return nil, wrongStatus(p, "record the start of construction", StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing)
+	}
+	if p.started != nil {
+		return nil, refuse(CodeNoChange, "R14", "construction is recorded as started on %s already", p.started.StartedOn)
+	}
+	if c.StartedOn.Time().After(c.EffectiveTime) {
+		return nil, invalid("started_on", "the start (%s) cannot lie after the day it is recorded as taking effect (%s)", c.StartedOn, c.EffectiveTime.Format(time.DateOnly))
+	}
+	return []Event{ConstructionStarted{StartedOn: c.StartedOn, Note: c.Note}}, nil
+}
+
+// PrepareAcceptance records that the completed project prepares for
+// acceptance (准备申请验收, L1070; R14): rulebook 2's step between completion
+// and the acceptance request.
+type PrepareAcceptance struct {
+	At
+	Note string `json:"note,omitempty"`
+}
+
+func (*PrepareAcceptance) CommandName() string { return "prepare_acceptance" }
+func (c *PrepareAcceptance) validate() error   { return optional("note", c.Note) }
+
+func (c *PrepareAcceptance) decide(p *Project) ([]Event, error) {
+	if !p.rb.PreparingAcceptance {
+		return nil, refuse(CodeNotOnPath, "R14", "rulebook %d has no preparing-for-acceptance step", p.rb.Version)
+	}
+	if p.beforeCompletion() {
+		return nil, refuse(CodeBeforeCompletion, "R14", "preparing for acceptance follows completion, and the project is %s", p.status)
+	}
+	if p.status != StatusCompleted {
+		return nil, wrongStatus(p, "prepare for acceptance", StatusCompleted)
+	}
+	return []Event{AcceptancePreparationStarted{Note: c.Note}}, nil
 }
 
 // FileAcceptanceItem files one of the R14 prerequisites of acceptance.
@@ -931,8 +1166,8 @@ func (c *FileAcceptanceItem) validate() error {
 }
 
 func (c *FileAcceptanceItem) decide(p *Project) ([]Event, error) {
-	if !in(p.status, StatusImplementing, StatusCompleted, StatusAcceptanceFailed) {
-		return nil, wrongStatus(p, "file an acceptance item", StatusImplementing, StatusCompleted, StatusAcceptanceFailed)
+	if !in(p.status, StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceFailed) {
+		return nil, wrongStatus(p, "file an acceptance item", StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceFailed)
 	}
 	return []Event{AcceptanceItemFiled{Item: c.Item, Reference: c.Reference, Title: c.Title}}, nil
 }
@@ -950,14 +1185,21 @@ func (c *RequestAcceptance) decide(p *Project) ([]Event, error) {
 	if p.beforeCompletion() {
 		return nil, refuse(CodeBeforeCompletion, "R14", "acceptance follows completion, and the project is %s", p.status)
 	}
-	if !in(p.status, StatusCompleted, StatusAcceptanceFailed) {
-		return nil, wrongStatus(p, "request acceptance", StatusCompleted, StatusAcceptanceFailed)
+	from := []Status{StatusCompleted, StatusAcceptanceFailed}
+	if p.rb.PreparingAcceptance {
+		if p.status == StatusCompleted {
+			return nil, refuse(CodeWrongStatus, "R14", "a completed project prepares for acceptance (准备申请验收, L1070) before it requests it: record prepare_acceptance first")
+		}
+		from = []Status{StatusPreparingAcceptance, StatusAcceptanceFailed}
 	}
-	if ch := p.pendingChange(); ch != nil {
+	if !in(p.status, from...) {
+		return nil, wrongStatus(p, "request acceptance", from...)
+	}
+	if ch := p.pendingChange(); ch != nil && p.rules().ChangesBlock {
 		return nil, refuse(CodeChangePending, changeRule(ch.Kind), "cannot request acceptance while change %s (%s) awaits approval", ch.ID, ch.Kind)
 	}
 	var missing []string
-	for _, it := range RequiredAcceptanceItems {
+	for _, it := range p.rules().AcceptanceItems {
 		if _, ok := p.items[it]; !ok {
 			missing = append(missing, it)
 		}
@@ -1028,7 +1270,37 @@ func (c *Terminate) decide(p *Project) ([]Event, error) {
 	if in(p.status, StatusTerminated, StatusClosed, StatusAccepted, StatusReviewRejected) {
 		return nil, wrongStatus(p, "terminate")
 	}
-	return []Event{ProjectTerminated{Reason: c.Reason, Reference: c.Reference, RefundDue: p.outstanding()}}, nil
+	r := p.rules()
+	if len(r.TerminationRecognitions) == 0 {
+		return []Event{ProjectTerminated{Reason: c.Reason, Reference: c.Reference, RefundDue: p.outstanding()}}, nil
+	}
+	lvl := levelOf(p.actor.Role)
+	if !hasString(r.TerminationRecognitions, lvl) {
+		return nil, &Error{Kind: KindForbidden, Code: CodeRole, Rule: "R12",
+			Msg: fmt.Sprintf("the termination of a %s project is recognised by %v (取得了国家和省的认可, L1256-1258); role %s cannot terminate it", r.Code, r.TerminationRecognitions, p.actor.Role)}
+	}
+	if p.recognitions[lvl] {
+		return nil, refuse(CodeNoChange, "R12", "the termination is recognised by the %s already; it waits for %v", lvl, missingLevels(r.TerminationRecognitions, p.recognitions))
+	}
+	evs := []Event{TerminationRecognised{Level: lvl, Reason: c.Reason, Reference: c.Reference}}
+	seen := map[string]bool{lvl: true}
+	for l := range p.recognitions {
+		seen[l] = true
+	}
+	if len(missingLevels(r.TerminationRecognitions, seen)) == 0 {
+		evs = append(evs, ProjectTerminated{Reason: c.Reason, Reference: c.Reference, RefundDue: p.outstanding()})
+	}
+	return evs, nil
+}
+
+func missingLevels(want []string, have map[string]bool) []string {
+	var out []string
+	for _, l := range want {
+		if !have[l] {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // Refund returns subsidy from one source (R12): never more than was disbursed

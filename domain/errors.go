@@ -108,6 +108,9 @@ const (
 	CodeNoSuchPreparation    = "no-such-preparation"
 	CodeAmountOverflow       = "amount-overflow"
 	CodeNoChange             = "no-change"
+	CodeNotOnPath            = "not-on-path"            // the programme's path has no such step
+	CodeAheadOfProgress      = "ahead-of-progress"      // R6, rulebook 2
+	CodeAwardAfterAcceptance = "award-after-acceptance" // R21
 	CodeNotFound             = "project-not-found"
 	CodeExists               = "project-exists"
 )

@@ -61,10 +61,14 @@ const (
 	AttachLandPreReview = "land_prereview" // 土地预审
 	AttachLoanAgreement = "loan_agreement" // 资金贷款协议
 	AttachEnergyReview  = "energy_review"  // 节能审查
+	AttachOther         = "other"          // the list ends in 等 (L1176): other documents
 )
 
 // RequiredAttachments are the attachments R3 requires, in the text's order.
 var RequiredAttachments = []string{AttachFiling, AttachEIA, AttachSitePlanning, AttachLandPreReview, AttachLoanAgreement, AttachEnergyReview}
+
+// AttachmentKinds are the kinds an application report may carry.
+var AttachmentKinds = append(append([]string(nil), RequiredAttachments...), AttachOther)
 
 // Attachment is a document filed with the application report, referenced by
 // its document number or a digest of the scan (the scan itself is not stored).
@@ -114,6 +118,9 @@ type ProjectScreened struct {
 	ThresholdBP int64  `json:"threshold_bp"`
 	Programme   string `json:"programme"` // the programme whose threshold applied
 	Note        string `json:"note,omitempty"`
+	// Rulebook 2: above WarnBP the screening passes with a warning (R2).
+	WarnBP  int64  `json:"warn_bp,omitempty"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // ApplicationReportSubmitted: the 项目资金申请报告 with its R3 attachments.
@@ -241,6 +248,8 @@ type InspectionRecorded struct {
 	Body      string `json:"body"` // e.g. 审计署上海特派办
 	Reference string `json:"reference,omitempty"`
 	Findings  string `json:"findings,omitempty"`
+	// The physical progress the inspection found, when it checked progress (R6).
+	PhysicalProgressBP *int64 `json:"physical_progress_bp,omitempty"`
 }
 
 // ConstructionCompleted: construction finished (R13), with the actual total investment (R10).
@@ -249,7 +258,36 @@ type ConstructionCompleted struct {
 	LateDays              int    `json:"late_days"` // days after the planned end; 0 when on time
 	DelayExplanation      string `json:"delay_explanation,omitempty"`
 	VarianceExplanation   string `json:"variance_explanation,omitempty"`
+	// The actual equipment purchase, the basis of an award after acceptance (Shaoxing 850, R21).
+	ActualEquipmentPurchase Fen `json:"actual_equipment_purchase,omitempty"`
 }
+
+// ConstructionStarted: construction began (开工), on StartedOn (R14, L2319).
+type ConstructionStarted struct {
+	StartedOn Date   `json:"started_on"`
+	Note      string `json:"note,omitempty"`
+}
+
+// AcceptancePreparationStarted: the completed project prepares for
+// acceptance (准备申请验收, L1070): special acceptances, the audit and the
+// completion report are under way (R14).
+type AcceptancePreparationStarted struct {
+	Note string `json:"note,omitempty"`
+}
+
+// TerminationRecognised: one level of government recognised the
+// termination (R12: 取得了国家和省的认可, L1256-1258). When every level the
+// programme names has recognised it, ProjectTerminated follows in the same
+// command.
+type TerminationRecognised struct {
+	Level     string `json:"level"` // nation, province
+	Reason    string `json:"reason"`
+	Reference string `json:"reference"`
+}
+
+func (ConstructionStarted) EventType() string          { return "construction_started.v1" }
+func (AcceptancePreparationStarted) EventType() string { return "acceptance_preparation_started.v1" }
+func (TerminationRecognised) EventType() string        { return "termination_recognised.v1" }
 
 // AcceptanceItemFiled: one of the R14 prerequisites was filed.
 type AcceptanceItemFiled struct {
@@ -352,6 +390,9 @@ func init() {
 		func() Event { return &ProjectTerminated{} },
 		func() Event { return &FundsRefunded{} },
 		func() Event { return &ProjectClosed{} },
+		func() Event { return &ConstructionStarted{} },
+		func() Event { return &AcceptancePreparationStarted{} },
+		func() Event { return &TerminationRecognised{} },
 	} {
 		registry[f().EventType()] = f
 	}

@@ -52,7 +52,7 @@ func TestFourEyesDisbursement(t *testing.T) {
 	// Reproduce accounts for the approval's two events.
 	q := run(t, stages()[StatusImplementing])
 	q.ApplyBy(pe, day(20).EffectiveAt(), a)
-	if n, err := q.Reproduce(evs, b, day(22).EffectiveAt(), now); err != nil || n != 2 {
+	if n, err := q.Reproduce(CurrentRulebook(), evs, b, day(22).EffectiveAt(), now); err != nil || n != 2 {
 		t.Fatalf("reproduce the approval: %d, %v", n, err)
 	}
 	apply(evs, b, approve)

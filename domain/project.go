@@ -24,7 +24,13 @@ const (
 	StatusAcceptanceFailed     Status = "acceptance_failed"
 	StatusTerminated           Status = "terminated"
 	StatusClosed               Status = "closed"
+	StatusPreparingAcceptance  Status = "preparing_acceptance" // 准备申请验收 (rulebook 2)
 )
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReviewRejected,
+	StatusReplyReceived, StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested,
+	StatusAccepted, StatusAcceptanceFailed, StatusTerminated, StatusClosed}
 
 // Change is a change request and its outcome.
 type Change struct {
@@ -75,6 +81,15 @@ type Project struct {
 	acceptanceRequestedBy string
 	// Prepared disbursements awaiting a second finance user (four-eyes).
 	preparations map[string]*Preparation
+
+	started      *ConstructionStarted
+	progressBP   int64     // R6: the share of the work done, by the latest report or inspection
+	progressAt   time.Time // its effective time
+	recognitions map[string]bool
+
+	// While a command is decided: the rulebook and the acting person.
+	rb    *Rulebook
+	actor Actor
 }
 
 // Preparation is a disbursement prepared for a second user's approval.
@@ -196,7 +211,9 @@ func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
 		if e.TotalInvestment > 0 {
 			p.total = e.TotalInvestment
 		}
-		p.status = StatusImplementing
+		if p.status != StatusAccepted { // an award after acceptance (R21) leaves the project accepted
+			p.status = StatusImplementing
+		}
 	case SpecialAccountOpened:
 		p.accountOpened = true
 	case FundsDisbursed:
@@ -207,6 +224,7 @@ func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
 	case ProgressReported:
 		r := e
 		p.progress = &r
+		p.setProgress(max(e.PhysicalProgressBP, min(basisPoints(e.InvestmentCompleted, p.total), 10000)), effective)
 	case ChangeRequested:
 		p.changes[e.ChangeID] = &Change{ID: e.ChangeID, Kind: e.Kind, Description: e.Description, NewOwner: e.NewOwner,
 			NewTotalInvestment: e.NewTotalInvestment, Explanation: e.Explanation, State: "pending", RequestedAt: effective}
@@ -229,10 +247,24 @@ func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
 		p.total = e.To
 	case InspectionRecorded:
 		p.inspections++
+		if e.PhysicalProgressBP != nil {
+			p.setProgress(*e.PhysicalProgressBP, effective)
+		}
+	case ConstructionStarted:
+		s := e
+		p.started = &s
+	case AcceptancePreparationStarted:
+		p.status = StatusPreparingAcceptance
+	case TerminationRecognised:
+		if p.recognitions == nil {
+			p.recognitions = map[string]bool{}
+		}
+		p.recognitions[e.Level] = true
 	case ConstructionCompleted:
 		c := e
 		p.completion = &c
 		p.status = StatusCompleted
+		p.setProgress(10000, effective)
 	case AcceptanceItemFiled:
 		p.items[e.Item] = e.Reference
 	case AcceptanceRequested:
@@ -249,6 +281,14 @@ func (p *Project) ApplyBy(e Event, effective time.Time, by Actor) {
 		p.refunded[e.Source] += e.Amount
 	case ProjectClosed:
 		p.status = StatusClosed
+	}
+}
+
+// setProgress keeps the progress share of the latest effective time: an
+// inspection recorded late does not override a later report.
+func (p *Project) setProgress(bp int64, at time.Time) {
+	if !at.Before(p.progressAt) {
+		p.progressBP, p.progressAt = bp, at
 	}
 }
 
@@ -311,6 +351,12 @@ type View struct {
 	Inspections            int                    `json:"inspections"`
 	Milestones             map[string]time.Time   `json:"milestones"`
 	LastEffective          time.Time              `json:"last_effective_time"`
+	ConstructionStarted    *ConstructionStarted   `json:"construction_started,omitempty"`
+	// ProgressShareBP is the share of the work done by the latest report or
+	// inspection, what disbursement follows (R6).
+	ProgressShareBP int64 `json:"progress_share_bp"`
+	// TerminationRecognisedBy lists the levels that recognised a termination (R12).
+	TerminationRecognisedBy []string `json:"termination_recognised_by,omitempty"`
 }
 
 // View returns a copy of the state that callers may keep.
@@ -327,6 +373,14 @@ func (p *Project) View() View {
 	if p.progress != nil {
 		r := *p.progress
 		v.Progress = &r
+	}
+	if p.started != nil {
+		s := *p.started
+		v.ConstructionStarted = &s
+	}
+	v.ProgressShareBP = p.progressBP
+	if len(p.recognitions) > 0 {
+		v.TerminationRecognisedBy = p.recognised()
 	}
 	if p.completion != nil {
 		c := *p.completion

@@ -57,6 +57,7 @@ func stages() map[Status][]step {
 	implementing := append(clone(replied),
 		step{ndrc, &IssueInvestmentPlan{At: day(5), Reference: "发改投资〔2009〕1号", Awards: Amounts{SourceCentralBudget: 500 * Wan}}},
 		step{owner, &OpenSpecialAccount{At: day(6), Bank: "工商银行上虞支行", AccountRef: "****1234"}},
+		step{owner, &ReportProgress{At: day(7), AsOf: "2009-03-08", InvestmentCompleted: 2000 * Wan, PhysicalProgressBP: 6000}},
 		step{finance, &Disburse{At: day(7), Source: SourceCentralBudget, Amount: 200 * Wan, Basis: "进度检查 2009-03"}},
 	)
 	completed := append(clone(implementing),
@@ -65,7 +66,8 @@ func stages() map[Status][]step {
 		step{owner, &FileAcceptanceItem{At: day(10), Item: ItemCompletionReport, Reference: "竣工报告 1"}},
 		step{owner, &Complete{At: day(11), ActualTotalInvestment: 5000 * Wan}},
 	)
-	requested := append(clone(completed), step{owner, &RequestAcceptance{At: day(12)}})
+	preparing := append(clone(completed), step{owner, &PrepareAcceptance{At: day(12)}})
+	requested := append(clone(preparing), step{owner, &RequestAcceptance{At: day(12)}})
 	accepted := append(clone(requested), step{province, &RecordAcceptance{At: day(13), Outcome: "passed", Reference: "验收 1"}})
 	return map[Status][]step{
 		StatusApplied:              base[:1],
@@ -76,10 +78,12 @@ func stages() map[Status][]step {
 		StatusReplyReceived:        replied,
 		StatusImplementing:         implementing,
 		StatusCompleted:            completed,
+		StatusPreparingAcceptance:  preparing,
 		StatusAcceptanceRequested:  requested,
 		StatusAccepted:             accepted,
 		StatusAcceptanceFailed:     append(clone(requested), step{province, &RecordAcceptance{At: day(13), Outcome: "failed", Reason: "资料不全"}}),
-		StatusTerminated:           append(clone(implementing), step{province, &Terminate{At: day(8), Reason: "市场变化", Reference: "浙发改〔2010〕9号"}}),
+		StatusTerminated: append(clone(implementing), step{province, &Terminate{At: day(8), Reason: "市场变化", Reference: "浙发改〔2010〕9号"}},
+			step{ndrc, &Terminate{At: day(8), Reason: "市场变化", Reference: "发改办环资〔2010〕9号"}}),
 		StatusClosed:               append(clone(accepted), step{drc, &Close{At: day(14)}}),
 	}
 }
@@ -127,13 +131,18 @@ func TestTransitions(t *testing.T) {
 			merge(beforeReview(CodeBeforeReview), map[Status]string{StatusProvinciallyApproved: CodeBeforeReply})},
 		{owner, func() Command { return &OpenSpecialAccount{At: late, Bank: "b", AccountRef: "1"} }, []Status{StatusReplyReceived},
 			merge(beforeReview(CodeBeforeReview), map[Status]string{StatusProvinciallyApproved: CodeBeforeReply,
-				StatusImplementing: CodeNoChange, StatusCompleted: CodeNoChange, StatusAcceptanceRequested: CodeNoChange,
+				StatusImplementing: CodeNoChange, StatusCompleted: CodeNoChange, StatusPreparingAcceptance: CodeNoChange, StatusAcceptanceRequested: CodeNoChange,
 				StatusAccepted: CodeNoChange, StatusAcceptanceFailed: CodeNoChange, StatusTerminated: CodeNoChange, StatusClosed: CodeNoChange})},
 		{finance, func() Command { return &Disburse{At: late, Source: SourceCentralBudget, Amount: 10 * Wan, Basis: "b"} },
-			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed},
+			[]Status{StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed},
 			merge(beforeReview(CodeBeforePlan), map[Status]string{StatusProvinciallyApproved: CodeBeforePlan, StatusReplyReceived: CodeBeforePlan, StatusReviewRejected: CodeBeforePlan})},
 		{ndrc, func() Command { return &PassPilotAssessment{At: late, Reference: "r"} },
-			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed}, nil},
+			[]Status{StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed}, nil},
+		{owner, func() Command { return &StartConstruction{At: late, StartedOn: "2009-02-01"} },
+			[]Status{StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived, StatusImplementing}, nil},
+		{owner, func() Command { return &PrepareAcceptance{At: late} }, []Status{StatusCompleted},
+			merge(beforeReview(CodeBeforeCompletion), map[Status]string{StatusProvinciallyApproved: CodeBeforeCompletion,
+				StatusReplyReceived: CodeBeforeCompletion, StatusImplementing: CodeBeforeCompletion})},
 		{owner, func() Command {
 			return &ReportProgress{At: late, AsOf: "2009-05-01", InvestmentCompleted: 2000 * Wan, PhysicalProgressBP: 4000}
 		},
@@ -146,8 +155,8 @@ func TestTransitions(t *testing.T) {
 		{auditor, func() Command { return &RecordInspection{At: day(-1), Kind: "audit", Body: "审计署"} }, allStatusList(), nil},
 		{owner, func() Command { return &Complete{At: day(20), ActualTotalInvestment: 5000 * Wan} }, []Status{StatusImplementing}, nil},
 		{owner, func() Command { return &FileAcceptanceItem{At: late, Item: ItemAuditReport, Reference: "r"} },
-			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceFailed}, nil},
-		{owner, func() Command { return &RequestAcceptance{At: late} }, []Status{StatusCompleted, StatusAcceptanceFailed},
+			[]Status{StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceFailed}, nil},
+		{owner, func() Command { return &RequestAcceptance{At: late} }, []Status{StatusPreparingAcceptance, StatusAcceptanceFailed},
 			merge(beforeReview(CodeBeforeCompletion), map[Status]string{StatusProvinciallyApproved: CodeBeforeCompletion,
 				StatusReplyReceived: CodeBeforeCompletion, StatusImplementing: CodeBeforeCompletion})},
 		{province, func() Command { return &RecordAcceptance{At: late, Outcome: "passed", Reference: "r"} }, []Status{StatusAcceptanceRequested},
@@ -155,11 +164,11 @@ func TestTransitions(t *testing.T) {
 				StatusReplyReceived: CodeBeforeCompletion, StatusImplementing: CodeBeforeCompletion})},
 		{province, func() Command { return &Terminate{At: late, Reason: "r", Reference: "r"} },
 			[]Status{StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReplyReceived,
-				StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAcceptanceFailed}, nil},
+				StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAcceptanceFailed}, nil},
 		{finance, func() Command {
 			return &Refund{At: late, Source: SourceCentralBudget, Amount: 10 * Wan, Reference: "r"}
 		},
-			[]Status{StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed, StatusTerminated},
+			[]Status{StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAccepted, StatusAcceptanceFailed, StatusTerminated},
 			merge(beforeReview(CodeRefundExceeds), map[Status]string{StatusProvinciallyApproved: CodeRefundExceeds,
 				StatusReplyReceived: CodeRefundExceeds, StatusReviewRejected: CodeRefundExceeds})},
 		{drc, func() Command { return &Close{At: late} }, []Status{StatusAccepted, StatusReviewRejected},
@@ -208,7 +217,7 @@ func TestTransitions(t *testing.T) {
 
 func allStatusList() []Status {
 	return []Status{StatusApplied, StatusScreened, StatusReportSubmitted, StatusProvinciallyApproved, StatusReviewRejected,
-		StatusReplyReceived, StatusImplementing, StatusCompleted, StatusAcceptanceRequested, StatusAccepted,
+		StatusReplyReceived, StatusImplementing, StatusCompleted, StatusPreparingAcceptance, StatusAcceptanceRequested, StatusAccepted,
 		StatusAcceptanceFailed, StatusTerminated, StatusClosed}
 }
 
@@ -253,10 +262,10 @@ func TestRules(t *testing.T) {
 		rule  string
 		field string
 	}{
-		{name: "R2 completed investment above 30% of total", stage: StatusApplied, actor: drc, cmd: &Screen{At: day(1)},
-			pre: nil, code: CodeEligibility, rule: "R2"},
-		{name: "R3 report lacks the energy review", stage: StatusScreened, actor: owner,
-			cmd: &SubmitApplicationReport{At: day(2), Reference: "r", Attachments: allAttachments[:5]}, code: CodeMissingAttachments, rule: "R3", field: "attachments"},
+		{name: "R2 completed investment above 40% of total", stage: StatusApplied, actor: drc, cmd: &Screen{At: day(1)},
+			pre: nil, code: CodeEligibility, rule: "R2", field: "completed_investment"},
+		{name: "R3 report lacks the loan agreement", stage: StatusScreened, actor: owner,
+			cmd: &SubmitApplicationReport{At: day(2), Reference: "r", Attachments: allAttachments[:4]}, code: CodeMissingAttachments, rule: "R3", field: "attachments"},
 		{name: "R4 plan before the national reply", stage: StatusProvinciallyApproved, actor: ndrc,
 			cmd: &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 1}}, code: CodeBeforeReply, rule: "R4"},
 		{name: "R4 awards above the plan's total", stage: StatusReplyReceived, actor: ndrc,
@@ -267,16 +276,28 @@ func TestRules(t *testing.T) {
 		{name: "R6 disbursement above the award", stage: StatusImplementing, actor: finance,
 			pre: []step{{ndrc, &PassPilotAssessment{At: day(8), Reference: "r"}}},
 			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 300*Wan + 1, Basis: "b"}, code: CodeOverAward, rule: "R6", field: "amount"},
+		{name: "R6 disbursement ahead of the reported progress", stage: StatusImplementing, actor: finance,
+			pre: []step{{ndrc, &PassPilotAssessment{At: day(8), Reference: "r"}}},
+			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 100*Wan + 1, Basis: "b"}, code: CodeAheadOfProgress, rule: "R6", field: "amount"},
 		{name: "R6 disbursement from a source without award", stage: StatusImplementing, actor: finance,
 			cmd: &Disburse{At: day(9), Source: SourceCityFund, Amount: 1, Basis: "b"}, code: CodeOverAward, rule: "R6", field: "amount"},
 		{name: "R18 more than half before the pilot assessment", stage: StatusImplementing, actor: finance,
 			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 50*Wan + 1, Basis: "b"}, code: CodePredisbursementLimit, rule: "R18", field: "amount"},
-		{name: "R8 disbursement while a content change is pending", stage: StatusImplementing, actor: finance,
+		{name: "R8 a city DRC approving a central project's content change", stage: StatusImplementing, actor: Actor{Name: "绍兴市发改委", Role: RoleCityDRC},
 			pre: []step{{owner, &RequestChange{At: day(8), ChangeID: "c1", Kind: ChangeContent, Description: "改为两台余热锅炉"}}},
-			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 1, Basis: "b"}, code: CodeChangePending, rule: "R8"},
-		{name: "R9 completion while an owner rename is pending", stage: StatusImplementing, actor: owner,
-			pre: []step{{owner, &RequestChange{At: day(8), ChangeID: "c1", Kind: ChangeOwnerRename, Description: "股份制改造", NewOwner: "浙江某化工股份有限公司"}}},
-			cmd: &Complete{At: day(9), ActualTotalInvestment: 5000 * Wan}, code: CodeChangePending, rule: "R9"},
+			cmd: &DecideChange{At: day(9), ChangeID: "c1", Outcome: "approved", Reference: "r"}, code: CodeRole, rule: "programme"},
+		{name: "R10 approving a total investment below the awards", stage: StatusProvinciallyApproved, actor: province,
+			pre: []step{{owner, &RequestChange{At: day(4), ChangeID: "c1", Kind: ChangeTotalInvestment, Description: "d", NewTotalInvestment: 400 * Wan, Explanation: "缩小规模"}},
+				{ndrc, &RecordNationalReply{At: day(4), Reference: "r"}},
+				{ndrc, &IssueInvestmentPlan{At: day(5), Reference: "r", Awards: Amounts{SourceCentralBudget: 500 * Wan}}}},
+			cmd: &DecideChange{At: day(6), ChangeID: "c1", Outcome: "approved", Reference: "r"}, code: CodeOverAward, rule: "R10"},
+		{name: "R12 a city DRC terminating a central project", stage: StatusImplementing, actor: Actor{Name: "绍兴市发改委", Role: RoleCityDRC},
+			cmd: &Terminate{At: day(9), Reason: "r", Reference: "r"}, code: CodeRole, rule: "R12"},
+		{name: "R12 disbursement once the province recognised the termination", stage: StatusImplementing, actor: finance,
+			pre: []step{{province, &Terminate{At: day(8), Reason: "r", Reference: "r"}}},
+			cmd: &Disburse{At: day(9), Source: SourceCentralBudget, Amount: 1, Basis: "b"}, code: CodeAfterTermination, rule: "R12"},
+		{name: "R14 acceptance request without preparing for it", stage: StatusCompleted, actor: owner,
+			cmd: &RequestAcceptance{At: day(12)}, code: CodeWrongStatus, rule: "R14"},
 		{name: "R10 total-investment change without explanation", stage: StatusImplementing, actor: owner,
 			cmd: &RequestChange{At: day(8), ChangeID: "c1", Kind: ChangeTotalInvestment, Description: "d", NewTotalInvestment: 6000 * Wan}, code: "invalid-field", rule: "R10", field: "explanation"},
 		{name: "R10 completion with unexplained variance", stage: StatusImplementing, actor: owner,
@@ -291,7 +312,7 @@ func TestRules(t *testing.T) {
 			cmd: &Close{At: day(9)}, code: CodeRefundOutstanding, rule: "R12"},
 		{name: "R14 acceptance request without the audit report", stage: StatusImplementing, actor: owner,
 			pre: []step{{owner, &FileAcceptanceItem{At: day(8), Item: ItemSpecialAcceptance, Reference: "r"}},
-				{owner, &Complete{At: day(9), ActualTotalInvestment: 5000 * Wan}}},
+				{owner, &Complete{At: day(9), ActualTotalInvestment: 5000 * Wan}}, {owner, &PrepareAcceptance{At: day(9)}}},
 			cmd: &RequestAcceptance{At: day(10)}, code: CodeAcceptanceItems, rule: "R14"},
 		{name: "R14 accepting before completion", stage: StatusImplementing, actor: province,
 			cmd: &RecordAcceptance{At: day(9), Outcome: "passed", Reference: "r"}, code: CodeBeforeCompletion, rule: "R14"},
@@ -312,9 +333,9 @@ func TestRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			script := clone(st[tc.stage])
-			if tc.name == "R2 completed investment above 30% of total" {
+			if tc.name == "R2 completed investment above 40% of total" {
 				r := *registration(day(0))
-				r.CompletedInvestment = 1500*Wan + 1
+				r.CompletedInvestment = 2000*Wan + 1
 				script = []step{{drc, &r}}
 			}
 			p := run(t, append(script, tc.pre...))
@@ -422,7 +443,8 @@ func TestDecodeRoundTripsEveryEventType(t *testing.T) {
 		ConstructionCompleted{ActualTotalInvestment: 5, LateDays: 3, DelayExplanation: "d"}, AcceptanceItemFiled{Item: ItemAuditReport, Reference: "r"},
 		AcceptanceRequested{}, AcceptancePassed{Reference: "r"}, AcceptanceFailed{Reason: "r"},
 		ProjectTerminated{Reason: "r", Reference: "r", RefundDue: Amounts{SourceCentralBudget: 5}}, FundsRefunded{Source: SourceCentralBudget, Amount: 5, Reference: "r"},
-		ProjectClosed{},
+		ProjectClosed{}, ConstructionStarted{StartedOn: "2009-01-01"}, AcceptancePreparationStarted{Note: "n"},
+		TerminationRecognised{Level: "nation", Reason: "r", Reference: "r"},
 	}
 	if len(samples) != len(EventTypes()) {
 		t.Fatalf("%d samples for %d event types", len(samples), len(EventTypes()))

@@ -100,7 +100,7 @@ func TestReproduceAcceptsEveryHistoryTheRulesMake(t *testing.T) {
 			for _, r := range flat[i:] {
 				evs = append(evs, r.Event)
 			}
-			n, err := p.Reproduce(evs, flat[i].Actor, flat[i].At, now)
+			n, err := p.Reproduce(domain.CurrentRulebook(), evs, flat[i].Actor, flat[i].At, now)
 			if err != nil {
 				t.Fatalf("seed %d event %d %s: %v", seed, i, evs[0].EventType(), err)
 			}
@@ -118,7 +118,7 @@ func TestReproduceAcceptsEveryHistoryTheRulesMake(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Apply(evs[0], start)
-	if _, err := p.Reproduce([]domain.Event{domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: 1, Tranche: 1, Basis: "b"}}, domaintest.Finance, start.AddDate(0, 1, 0), now); err == nil {
+	if _, err := p.Reproduce(domain.CurrentRulebook(), []domain.Event{domain.FundsDisbursed{Source: domain.SourceCentralBudget, Amount: 1, Tranche: 1, Basis: "b"}}, domaintest.Finance, start.AddDate(0, 1, 0), now); err == nil {
 		t.Fatal("a disbursement before any plan: want a refusal")
 	}
 }

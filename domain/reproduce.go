@@ -49,9 +49,16 @@ func commandFor(id ProjectID, e Event, at At) Command {
 	case ChangeRejected:
 		return &DecideChange{At: at, ChangeID: e.ChangeID, Outcome: "rejected", Reason: e.Reason}
 	case InspectionRecorded:
-		return &RecordInspection{At: at, Kind: e.Kind, Body: e.Body, Reference: e.Reference, Findings: e.Findings}
+		return &RecordInspection{At: at, Kind: e.Kind, Body: e.Body, Reference: e.Reference, Findings: e.Findings, PhysicalProgressBP: e.PhysicalProgressBP}
+	case ConstructionStarted:
+		return &StartConstruction{At: at, StartedOn: e.StartedOn, Note: e.Note}
+	case AcceptancePreparationStarted:
+		return &PrepareAcceptance{At: at, Note: e.Note}
+	case TerminationRecognised:
+		return &Terminate{At: at, Reason: e.Reason, Reference: e.Reference}
 	case ConstructionCompleted:
-		return &Complete{At: at, ActualTotalInvestment: e.ActualTotalInvestment, DelayExplanation: e.DelayExplanation, VarianceExplanation: e.VarianceExplanation}
+		return &Complete{At: at, ActualTotalInvestment: e.ActualTotalInvestment, DelayExplanation: e.DelayExplanation, VarianceExplanation: e.VarianceExplanation,
+			ActualEquipmentPurchase: e.ActualEquipmentPurchase}
 	case AcceptanceItemFiled:
 		return &FileAcceptanceItem{At: at, Item: e.Item, Reference: e.Reference, Title: e.Title}
 	case AcceptanceRequested:
@@ -74,14 +81,14 @@ func commandFor(id ProjectID, e Event, at At) Command {
 // first event yields more events than were given.
 var ErrIncomplete = errors.New("the command's other events are not there")
 
-// Reproduce checks that the rules would have produced the recorded events
-// that start evs: it rebuilds the command the first one records, decides it
+// Reproduce checks that the rules of rulebook rb (the version the events
+// record) would have produced the recorded events that start evs: it rebuilds the command the first one records, decides it
 // against the project's state as actor at its effective time (with
 // recorded as the clock), and compares what the rules yield with the
 // recorded events, field by field. It returns how many recorded events that
 // command accounts for (they must then be applied), or an error saying why
 // the rules would not have produced them.
-func (p *Project) Reproduce(evs []Event, actor Actor, effective, recorded time.Time) (int, error) {
+func (p *Project) Reproduce(rb *Rulebook, evs []Event, actor Actor, effective, recorded time.Time) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
@@ -89,7 +96,7 @@ func (p *Project) Reproduce(evs []Event, actor Actor, effective, recorded time.T
 	if cmd == nil {
 		return 0, fmt.Errorf("%s is recorded without the approval that yields it", evs[0].EventType())
 	}
-	want, err := p.Decide(cmd, actor, recorded)
+	want, err := p.DecideUnder(rb, cmd, actor, recorded)
 	if err != nil {
 		return 0, fmt.Errorf("the rules refuse it: %w", err)
 	}

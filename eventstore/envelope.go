@@ -23,7 +23,8 @@ const TypePrefix = "ledger.project."
 // role), actorid and actororg (the authenticated user's id and organisation;
 // absent on events recorded before the ledger authenticated), recordedtime (server clock when it was recorded; "time" is when it
 // took effect), correlationid and causationid, idempotencykey and
-// requestdigest (the HTTP request it came from, when one was given), prevhash
+// requestdigest (the HTTP request it came from, when one was given),
+// rulebook (the version of the programme rules that decided it), prevhash
 // (the hash of the project's previous event, "" for its first) and hash.
 type Envelope struct {
 	SpecVersion     string    `json:"specversion"`
@@ -42,6 +43,10 @@ type Envelope struct {
 	CausationID     string    `json:"causationid,omitempty"`
 	IdempotencyKey  string    `json:"idempotencykey,omitempty"`
 	RequestDigest   string    `json:"requestdigest,omitempty"`
+	// Rulebook is the version of the programme rules that decided the
+	// event ("2"); absent on events decided before rulebooks were
+	// versioned, which are version 1 (domain.RulebookVersion).
+	Rulebook string `json:"rulebook,omitempty"`
 	// A command signed by its author (RFC 9421): the Signature field's
 	// value, the signature base it signs, the key's id and Ed25519 public
 	// key (base64), and the signed request body (base64).

@@ -188,6 +188,9 @@ type Draft struct {
 	IdempotencyKey string
 	RequestDigest  string
 	Signed         *Signed // the author's signature of the command, when it was signed
+	// Rulebook is the version of the rules that decided the event; empty:
+	// the current one (domain.CurrentRulebook).
+	Rulebook string
 }
 
 // Signed is what the envelope records of a signed command.
@@ -263,7 +266,10 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 			Subject: string(req.Project), Time: d.Time, DataContentType: "application/json",
 			RecordedTime: req.Recorded, Actor: d.Actor.Name, ActorRole: string(d.Actor.Role), ActorID: d.Actor.ID, ActorOrg: d.Actor.Org,
 			CorrelationID: d.CorrelationID, CausationID: d.CausationID, IdempotencyKey: d.IdempotencyKey,
-			RequestDigest: d.RequestDigest, PrevHash: prev, Data: data,
+			RequestDigest: d.RequestDigest, Rulebook: d.Rulebook, PrevHash: prev, Data: data,
+		}
+		if env.Rulebook == "" {
+			env.Rulebook = domain.CurrentRulebook().VersionString()
 		}
 		if d.Signed != nil {
 			env.Signature, env.SignatureBase, env.SignatureKeyID, env.SignatureKey, env.SignedBody = d.Signed.Signature, d.Signed.Base, d.Signed.KeyID, d.Signed.Key, d.Signed.Body

@@ -20,7 +20,21 @@ var (
 	Finance  = domain.Actor{Name: "财政局", Role: domain.RoleFinance}
 	Owner    = domain.Actor{Name: "项目业主", Role: domain.RoleOwner}
 	Auditor  = domain.Actor{Name: "审计署上海特派办", Role: domain.RoleAuditor}
+	City     = domain.Actor{Name: "绍兴市发改委", Role: domain.RoleCityDRC}
 )
+
+// actorFor is the actor of role, or Province when no role is named.
+func actorFor(roles []domain.Role) domain.Actor {
+	if len(roles) == 0 {
+		return Province
+	}
+	for _, a := range []domain.Actor{Province, NDRC, City, DRC, Finance, Owner, Auditor} {
+		if a.Role == roles[0] {
+			return a
+		}
+	}
+	return Province
+}
 
 var regions = [][2]domain.DivisionCode{{"330600", "330682"}, {"330600", "330681"}, {"330200", "330206"}, {"330100", "330100"}, {"331000", "331082"}}
 
@@ -55,7 +69,7 @@ func (g *Gen) Next(at time.Time) (domain.Actor, domain.Command) {
 	srcs := []domain.Source{domain.SourceCentralBudget, domain.SourceProvincialFund, domain.SourceCityFund}
 	src := srcs[r.IntN(len(srcs))]
 	amt := domain.Fen(r.IntN(400)+1) * domain.Wan / 4
-	switch r.IntN(22) {
+	switch r.IntN(23) {
 	case 0:
 		return DRC, &domain.Screen{At: a}
 	case 1:
@@ -65,10 +79,11 @@ func (g *Gen) Next(at time.Time) (domain.Actor, domain.Command) {
 		}
 		return Owner, &domain.SubmitApplicationReport{At: a, Reference: "r", Attachments: atts}
 	case 2:
+		reviewer := []domain.Actor{Province, NDRC, City}[r.IntN(3)]
 		if r.IntN(6) == 0 {
-			return Province, &domain.RecordReview{At: a, Outcome: "rejected", Reason: "r"}
+			return reviewer, &domain.RecordReview{At: a, Outcome: "rejected", Reason: "r"}
 		}
-		return Province, &domain.RecordReview{At: a, Outcome: "passed", Reference: "r"}
+		return reviewer, &domain.RecordReview{At: a, Outcome: "passed", Reference: "r"}
 	case 3:
 		return NDRC, &domain.RecordNationalReply{At: a, Reference: "r"}
 	case 4:
@@ -81,6 +96,8 @@ func (g *Gen) Next(at time.Time) (domain.Actor, domain.Command) {
 		return NDRC, &domain.PassPilotAssessment{At: a, Reference: "r"}
 	case 11:
 		return Owner, &domain.ReportProgress{At: a, AsOf: domain.Date(at.Format(time.DateOnly)), InvestmentCompleted: amt * 10, PhysicalProgressBP: int64(r.IntN(10001))}
+	case 22:
+		return Owner, &domain.PrepareAcceptance{At: a}
 	case 12:
 		g.changeSeq++
 		kinds := []domain.ChangeKind{domain.ChangeContent, domain.ChangeOwnerRename, domain.ChangeTotalInvestment}
@@ -113,7 +130,7 @@ func (g *Gen) Next(at time.Time) (domain.Actor, domain.Command) {
 		return Province, &domain.RecordAcceptance{At: a, Outcome: "passed", Reference: "r"}
 	case 19:
 		if r.IntN(3) == 0 {
-			return Province, &domain.Terminate{At: a, Reason: "r", Reference: "r"}
+			return []domain.Actor{Province, NDRC}[r.IntN(2)], &domain.Terminate{At: a, Reason: "r", Reference: "r"}
 		}
 		return Finance, &domain.Disburse{At: a, Source: src, Amount: amt, Basis: "b"}
 	case 20:
@@ -166,9 +183,27 @@ func (g *Gen) History(id domain.ProjectID, start time.Time, steps int, now time.
 func (g *Gen) natural(v domain.View, at time.Time) (domain.Actor, domain.Command) {
 	a := domain.At{EffectiveTime: at}
 	r := g.r
+	rules := domain.CurrentRulebook().Effective(v.Programmes)
+	review := func() (domain.Actor, domain.Command) {
+		return actorFor(rules.Reviewers), &domain.RecordReview{At: a, Outcome: "passed", Reference: "r"}
+	}
+	plan := func() (domain.Actor, domain.Command) {
+		return actorFor(rules.Planners), &domain.IssueInvestmentPlan{At: a, Reference: "r", Awards: domain.Amounts{domain.SourceCentralBudget: domain.Fen(r.IntN(800)+100) * domain.Wan, domain.SourceProvincialFund: domain.Fen(r.IntN(200)+50) * domain.Wan}}
+	}
+	if len(v.TerminationRecognisedBy) > 0 && v.Status != domain.StatusTerminated && v.Status != domain.StatusClosed {
+		return NDRC, &domain.Terminate{At: a, Reason: "r", Reference: "r"}
+	}
 	switch v.Status {
 	case domain.StatusApplied:
-		return DRC, &domain.Screen{At: a}
+		switch {
+		case rules.Has("screen"):
+			return DRC, &domain.Screen{At: a}
+		case rules.Has("submit_report"):
+			break
+		default:
+			return review()
+		}
+		fallthrough
 	case domain.StatusScreened:
 		var atts []domain.Attachment
 		for _, k := range domain.RequiredAttachments {
@@ -176,16 +211,19 @@ func (g *Gen) natural(v domain.View, at time.Time) (domain.Actor, domain.Command
 		}
 		return Owner, &domain.SubmitApplicationReport{At: a, Reference: "r", Attachments: atts}
 	case domain.StatusReportSubmitted:
-		return Province, &domain.RecordReview{At: a, Outcome: "passed", Reference: "r"}
+		return review()
 	case domain.StatusProvinciallyApproved:
 		if r.IntN(2) == 0 {
-			return NDRC, &domain.RecordNationalReply{At: a, Reference: "r"}
+			if rules.Has("record_national_reply") {
+				return NDRC, &domain.RecordNationalReply{At: a, Reference: "r"}
+			}
+			return plan()
 		}
 		return g.Next(at)
 	case domain.StatusReplyReceived:
-		return NDRC, &domain.IssueInvestmentPlan{At: a, Reference: "r", Awards: domain.Amounts{domain.SourceCentralBudget: domain.Fen(r.IntN(800)+100) * domain.Wan, domain.SourceProvincialFund: domain.Fen(r.IntN(200)+50) * domain.Wan}}
+		return plan()
 	case domain.StatusImplementing:
-		if !v.SpecialAccountOpened {
+		if !v.SpecialAccountOpened && rules.Has("open_special_account") {
 			return Owner, &domain.OpenSpecialAccount{At: a, Bank: "b", AccountRef: "1"}
 		}
 		switch r.IntN(10) {
@@ -199,15 +237,18 @@ func (g *Gen) natural(v domain.View, at time.Time) (domain.Actor, domain.Command
 				left = domain.Wan
 			}
 			return Finance, &domain.Disburse{At: a, Source: src, Amount: left/domain.Fen(r.IntN(3)+1) + 1, Basis: "b"}
-		case 4:
-			return Owner, &domain.ReportProgress{At: a, AsOf: domain.Date(at.Format(time.DateOnly)), InvestmentCompleted: v.TotalInvestment / 2, PhysicalProgressBP: 5000}
+		case 4, 8:
+			bp := min(v.ProgressShareBP+int64(r.IntN(4000)), 10000)
+			return Owner, &domain.ReportProgress{At: a, AsOf: domain.Date(at.Format(time.DateOnly)), InvestmentCompleted: v.TotalInvestment * domain.Fen(bp) / 10000, PhysicalProgressBP: bp}
 		case 5, 6:
 			return Owner, &domain.FileAcceptanceItem{At: a, Item: domain.RequiredAcceptanceItems[r.IntN(3)], Reference: "r"}
 		case 7:
 			return Owner, &domain.Complete{At: a, ActualTotalInvestment: v.TotalInvestment, DelayExplanation: "d"}
 		}
 		return g.Next(at)
-	case domain.StatusCompleted, domain.StatusAcceptanceFailed:
+	case domain.StatusCompleted:
+		return Owner, &domain.PrepareAcceptance{At: a}
+	case domain.StatusPreparingAcceptance, domain.StatusAcceptanceFailed:
 		for _, it := range domain.RequiredAcceptanceItems {
 			if _, ok := v.AcceptanceItems[it]; !ok {
 				return Owner, &domain.FileAcceptanceItem{At: a, Item: it, Reference: "r"}
