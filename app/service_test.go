@@ -43,6 +43,8 @@ func implementing(t *testing.T, s *Service) {
 	must(t, s, domain.RoleNDRC, &domain.RecordNationalReply{At: at(2009, 3, 5), Reference: "r"})
 	must(t, s, domain.RoleNDRC, &domain.IssueInvestmentPlan{At: at(2009, 3, 6), Reference: "r", Awards: domain.Amounts{domain.SourceCentralBudget: 700 * domain.Wan}})
 	must(t, s, domain.RoleOwner, &domain.OpenSpecialAccount{At: at(2009, 3, 7), Bank: "b", AccountRef: "1"})
+	// R6 (rulebook 2): central money follows progress; the work is done.
+	must(t, s, domain.RoleOwner, &domain.ReportProgress{At: at(2009, 3, 7), AsOf: "2009-03-07", InvestmentCompleted: 20000 * domain.Wan, PhysicalProgressBP: 10000})
 }
 
 // TestConcurrentDisbursementsNeverExceedTheAward races disbursements on one

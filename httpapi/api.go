@@ -176,6 +176,7 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/events/{seq}/proof", a.needs(cfg.Audit != nil, "checkpoints", a.getProof))
 	a.handle("GET /v1/export", a.needs(cfg.Checkpoints != nil && cfg.Key != "", "checkpoints", a.getExport))
 	a.handle("GET /v1/events/stream", a.streamEvents)
+	a.handle("GET /v1/programmes", a.listProgrammes)
 	a.handle("GET /v1/schemas", a.listSchemas)
 	a.handle("GET /v1/schemas/{type}", a.getSchema)
 	hooks := cfg.Webhooks != nil

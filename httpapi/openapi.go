@@ -204,6 +204,12 @@ func OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "the feed", "content": map[string]any{"text/event-stream": map[string]any{"schema": str}}},
 			"400": problemResp("a bad parameter")},
 	})
+	op("GET /v1/programmes", map[string]any{
+		"operationId": "listProgrammes", "summary": "The programme rulebook: each funding programme's path and rules, with the lines of the reports they rest on. Without rulebook, the one in force; every version stays readable, as events record the version that decided them.", "tags": []string{"projects"},
+		"parameters": []any{qp("rulebook", "a rulebook version (1 to the current)", integer)},
+		"responses": map[string]any{"200": map[string]any{"description": "the rulebook", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[programmesResponse]())}}},
+			"400": problemResp("a bad parameter")},
+	})
 	op("GET /v1/schemas", map[string]any{
 		"operationId": "listSchemas", "summary": "Every event type, its subject token and the URL of its JSON Schema.", "tags": []string{"feeds"},
 		"responses": map[string]any{"200": map[string]any{"description": "the types", "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[schemaList]())}}}},

@@ -370,7 +370,10 @@ type reportResponse struct {
 	positioned
 	Scope   map[string]string  `json:"scope"`
 	Figures *projections.Group `json:"figures"`
-	Lines   []string           `json:"lines"` // the figures in the reports' own words and units (万元)
+	Lines   []string           `json:"lines"` // the kinds of figure the reports state, in their own words and units (万元)
+	// Computed are figures the reports do not state that the ledger
+	// derives from what was recorded, each marked （计算）.
+	Computed []string `json:"computed"`
 }
 
 func (a *API) getReport(w http.ResponseWriter, r *http.Request) {
@@ -388,7 +391,7 @@ func (a *API) getReport(w http.ResponseWriter, r *http.Request) {
 	var out reportResponse
 	if !a.model(w, r, q, "", func(m *projections.Model) {
 		_, total, _ := projections.Summary(m, "all", f)
-		out = reportResponse{positioned: q.envelope(m.Applied), Scope: scope, Figures: total, Lines: projections.ReportLines(total)}
+		out = reportResponse{positioned: q.envelope(m.Applied), Scope: scope, Figures: total, Lines: projections.ReportLines(total), Computed: projections.ComputedLines(total)}
 	}) {
 		return
 	}

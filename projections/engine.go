@@ -68,8 +68,9 @@ type snapshot struct {
 	Model       json.RawMessage `json:"model"`
 }
 
-// snapshotFormat 2 added model_sha256; a format-1 file is rebuilt once.
-const snapshotFormat = 2
+// snapshotFormat 2 added model_sha256; 3 the investment completed by year
+// and the milestones of rulebook 2. A file of another format is rebuilt once.
+const snapshotFormat = 3
 
 // NewEngine returns an engine that resumes from the checkpoint at
 // cfg.SnapshotPath when there is one that matches the stream, and from

@@ -40,12 +40,16 @@ const (
 	MAcceptanceFailed
 	MTerminated
 	MClosed
+	MConstructionStarted
+	MPreparingAcceptance
+	MTerminationRecognised
 	numMilestones
 )
 
 var milestoneNames = [numMilestones]string{"registered", "screened", "report_submitted", "review_passed", "review_rejected",
 	"reply_received", "plan_issued", "account_opened", "first_disbursement", "last_disbursement", "pilot_assessed",
-	"last_progress_report", "completed", "acceptance_requested", "accepted", "acceptance_failed", "terminated", "closed"}
+	"last_progress_report", "completed", "acceptance_requested", "accepted", "acceptance_failed", "terminated", "closed",
+	"construction_started", "preparing_acceptance", "termination_recognised"}
 
 // Money is an amount per funding source, indexed like domain.Sources.
 type Money [6]int64
@@ -128,6 +132,53 @@ type Project struct {
 	Events              int                  `json:"events"`
 	LastSeq             uint64               `json:"last_seq"`
 	PendingIDs          []string             `json:"pending_ids,omitempty"` // pending change requests, sorted
+	// CompletedByYear is the investment completed to date at the end of
+	// each year something was reported: at application, by progress
+	// reports (by their as-of day) and at completion. Ordered by year.
+	CompletedByYear []YearFigure `json:"completed_by_year,omitempty"`
+}
+
+// YearFigure is the investment completed to date as of AsOf, the latest
+// day known of Year.
+type YearFigure struct {
+	Year      int         `json:"year"`
+	AsOf      domain.Date `json:"as_of"`
+	Completed int64       `json:"completed"`
+}
+
+// reportCompleted records that completed was the investment completed to
+// date on asOf.
+func (p *Project) reportCompleted(asOf domain.Date, completed int64) {
+	y := asOf.Time().Year()
+	i := sort.Search(len(p.CompletedByYear), func(i int) bool { return p.CompletedByYear[i].Year >= y })
+	switch {
+	case i < len(p.CompletedByYear) && p.CompletedByYear[i].Year == y:
+		if asOf >= p.CompletedByYear[i].AsOf {
+			p.CompletedByYear[i] = YearFigure{y, asOf, completed}
+		}
+	default:
+		p.CompletedByYear = slices.Insert(p.CompletedByYear, i, YearFigure{y, asOf, completed})
+	}
+}
+
+// completedIn is the investment completed during year: the figure at its
+// end less the figure at the end of the year before (the latest earlier
+// one known), 0 when nothing is known of the year.
+func (p *Project) completedIn(year int) int64 {
+	var before, at int64
+	found := false
+	for _, f := range p.CompletedByYear {
+		switch {
+		case f.Year < year:
+			before = f.Completed
+		case f.Year == year:
+			at, found = f.Completed, true
+		}
+	}
+	if !found {
+		return 0
+	}
+	return at - before
 }
 
 // Year is the project's programme year: the year its investment plan was
@@ -276,6 +327,7 @@ func apply(p *Project, e domain.Event, at int64) {
 		p.Category, p.Programmes = string(e.Category), append([]string(nil), e.Programmes...)
 		p.TotalInvestment, p.CompletedAtApply = int64(e.TotalInvestment), int64(e.CompletedInvestment)
 		p.InvestmentCompleted = int64(e.CompletedInvestment)
+		p.reportCompleted(domain.Date(time.Unix(at, 0).In(cst).Format(time.DateOnly)), int64(e.CompletedInvestment))
 		p.PlannedStart, p.PlannedEnd = e.PlannedStart, e.PlannedEnd
 		p.Requested = moneyOf(e.Requested)
 		p.Status = domain.StatusApplied
@@ -316,6 +368,7 @@ func apply(p *Project, e domain.Event, at int64) {
 	case domain.ProgressReported:
 		p.InvestmentCompleted, p.PhysicalBP = int64(e.InvestmentCompleted), e.PhysicalProgressBP
 		p.Milestones[MLastProgressReport] = at
+		p.reportCompleted(e.AsOf, int64(e.InvestmentCompleted))
 	case domain.ChangeRequested:
 		i := sort.SearchStrings(p.PendingIDs, e.ChangeID)
 		if i == len(p.PendingIDs) || p.PendingIDs[i] != e.ChangeID {
@@ -333,9 +386,20 @@ func apply(p *Project, e domain.Event, at int64) {
 		p.TotalInvestment = int64(e.To)
 	case domain.InspectionRecorded:
 		p.Inspections++
+		if e.PhysicalProgressBP != nil {
+			p.PhysicalBP = *e.PhysicalProgressBP
+		}
+	case domain.ConstructionStarted:
+		mark(MConstructionStarted)
+	case domain.AcceptancePreparationStarted:
+		p.Status = domain.StatusPreparingAcceptance
+		mark(MPreparingAcceptance)
+	case domain.TerminationRecognised:
+		mark(MTerminationRecognised)
 	case domain.ConstructionCompleted:
 		p.ActualTotal, p.LateDays = int64(e.ActualTotalInvestment), e.LateDays
 		p.InvestmentCompleted, p.PhysicalBP = int64(e.ActualTotalInvestment), 10000
+		p.reportCompleted(domain.Date(time.Unix(at, 0).In(cst).Format(time.DateOnly)), int64(e.ActualTotalInvestment))
 		p.Status = domain.StatusCompleted
 		mark(MCompleted)
 	case domain.AcceptanceItemFiled:

@@ -380,12 +380,18 @@ type Group struct {
 	// Milestone counts: projects that ever completed, passed acceptance or
 	// were terminated; projects now being built or awaiting acceptance.
 	Funded             int `json:"funded"` // projects with any award
-	Completed          int `json:"completed"`
-	Accepted           int `json:"accepted"`
-	AcceptancePending  int `json:"acceptance_pending"`
+	Completed           int `json:"completed"`
+	Accepted            int `json:"accepted"`
+	PreparingAcceptance int `json:"preparing_acceptance"` // 准备申请验收 (rulebook 2)
+	AcceptancePending   int `json:"acceptance_pending"`   // acceptance requested, not yet decided
 	InProgress         int `json:"in_progress"`
 	Terminated         int `json:"terminated"`
-	req, awd, dis, ref Money
+	// InvestmentCompletedByYear is the investment the projects completed
+	// during each year (万元 figures such as "2011年完成投资"), by year, from
+	// what they reported at application, in progress reports and at completion.
+	InvestmentCompletedByYear map[string]int64 `json:"investment_completed_by_year"`
+	req, awd, dis, ref        Money
+	byYear                    map[int]int64
 }
 
 func (g *Group) add(p *Project) { g.apply(p, 1) }
@@ -410,12 +416,20 @@ func (g *Group) apply(p *Project, sign int) {
 		g.Terminated += sign
 	}
 	switch p.Status {
+	case domain.StatusPreparingAcceptance:
+		g.PreparingAcceptance += sign
 	case domain.StatusAcceptanceRequested:
 		g.AcceptancePending += sign
 	case domain.StatusImplementing:
 		g.InProgress += sign
 	}
 	s := int64(sign)
+	for _, f := range p.CompletedByYear {
+		if g.byYear == nil {
+			g.byYear = map[int]int64{}
+		}
+		g.byYear[f.Year] += s * p.completedIn(f.Year)
+	}
 	g.TotalInvestment += s * p.TotalInvestment
 	for i := range g.req {
 		g.req[i] += s * p.Requested[i]
@@ -448,6 +462,13 @@ func groupKeys(p *Project, by string) []string {
 func (g *Group) finished() *Group {
 	c := *g
 	c.ByStatus = map[domain.Status]int{}
+	c.InvestmentCompletedByYear = map[string]int64{}
+	for y, v := range g.byYear {
+		if v != 0 {
+			c.InvestmentCompletedByYear[strconv.Itoa(y)] = v
+		}
+	}
+	c.byYear = nil
 	for k, v := range g.ByStatus {
 		if v != 0 {
 			c.ByStatus[k] = v
@@ -608,7 +629,7 @@ func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []
 				items = append(items, it)
 			}
 		}
-		if c := p.Milestones[MCompleted]; c != 0 && (p.Status == domain.StatusCompleted || p.Status == domain.StatusAcceptanceRequested || p.Status == domain.StatusAcceptanceFailed) {
+		if c := p.Milestones[MCompleted]; c != 0 && (p.Status == domain.StatusCompleted || p.Status == domain.StatusPreparingAcceptance || p.Status == domain.StatusAcceptanceRequested || p.Status == domain.StatusAcceptanceFailed) {
 			t := time.Unix(c, 0).In(cst)
 			if ref.Sub(t) > acceptWithin {
 				it := base
@@ -654,22 +675,53 @@ var sourceNames = map[domain.Source]string{
 	domain.SourceProvincialMatch: "省级配套资金", domain.SourceCityFund: "市级资金", domain.SourceCountyFund: "县级资金",
 }
 
-// ReportLines states a group's figures the way the city reports do.
+// ReportLines states a group's figures the way the city reports do: the
+// kinds of figure the reports themselves state (projects listed, total
+// investment, awards per source, completed, accepted, preparing for
+// acceptance, being built, terminated and refunded, investment completed in
+// a year). ComputedLines gives the figures the ledger derives that the
+// reports do not state, marked as computed.
 func ReportLines(g *Group) []string {
 	lines := []string{
 		fmt.Sprintf("列入计划项目 %d 个，总投资 %s 万元", g.Projects, Wan(g.TotalInvestment)),
 	}
 	for _, s := range domain.Sources {
 		if v := g.Awarded[s]; v != 0 {
-			lines = append(lines, fmt.Sprintf("%s %s 万元（已拨付 %s 万元）", sourceNames[s], Wan(int64(v)), Wan(int64(g.Disbursed[s]))))
+			lines = append(lines, fmt.Sprintf("获得%s %s 万元", sourceNames[s], Wan(int64(v))))
 		}
 	}
 	lines = append(lines,
-		fmt.Sprintf("已经完工项目 %d 项，通过验收项目 %d 项，准备申请验收项目 %d 项", g.Completed, g.Accepted, g.AcceptancePending),
+		fmt.Sprintf("已经完工项目 %d 项，通过验收项目 %d 项，准备申请验收项目 %d 项", g.Completed, g.Accepted, g.PreparingAcceptance),
 		fmt.Sprintf("尚在实施项目 %d 个", g.InProgress),
 	)
 	if g.Terminated > 0 || g.Totals.Refunded > 0 {
 		lines = append(lines, fmt.Sprintf("中止实施项目 %d 个，退还资金 %s 万元", g.Terminated, Wan(g.Totals.Refunded)))
+	}
+	return lines
+}
+
+// ComputedLines are the figures of a group the reports do not state but
+// the ledger computes from what was recorded, each marked as computed.
+func ComputedLines(g *Group) []string {
+	var lines []string
+	for _, s := range domain.Sources {
+		if v := g.Disbursed[s]; v != 0 {
+			lines = append(lines, fmt.Sprintf("（计算）%s已拨付 %s 万元", sourceNames[s], Wan(int64(v))))
+		}
+	}
+	if g.AcceptancePending > 0 {
+		lines = append(lines, fmt.Sprintf("（计算）已申请验收待验收项目 %d 项", g.AcceptancePending))
+	}
+	if g.Funded > 0 {
+		lines = append(lines, fmt.Sprintf("（计算）获得补助项目 %d 个", g.Funded))
+	}
+	years := make([]string, 0, len(g.InvestmentCompletedByYear))
+	for y := range g.InvestmentCompletedByYear {
+		years = append(years, y)
+	}
+	sort.Strings(years)
+	for _, y := range years {
+		lines = append(lines, fmt.Sprintf("（计算）%s年完成投资 %s 万元（据进度报表）", y, Wan(g.InvestmentCompletedByYear[y])))
 	}
 	return lines
 }

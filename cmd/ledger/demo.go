@@ -105,6 +105,7 @@ func reportCmd(ctx context.Context, args []string, getenv func(string) string, s
 		Position uint64            `json:"position"`
 		Scope    map[string]string `json:"scope"`
 		Lines    []string          `json:"lines"`
+		Computed []string          `json:"computed"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return err
@@ -121,6 +122,12 @@ func reportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fmt.Fprintf(stdout, "%s (stream position %d)\n", strings.Join(scope, " "), r.Position)
 	for _, l := range r.Lines {
 		fmt.Fprintln(stdout, "  "+l)
+	}
+	if len(r.Computed) > 0 {
+		fmt.Fprintln(stdout, "computed by the ledger, not stated by the reports:")
+		for _, l := range r.Computed {
+			fmt.Fprintln(stdout, "  "+l)
+		}
 	}
 	return nil
 }

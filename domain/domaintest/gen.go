@@ -261,6 +261,9 @@ func (g *Gen) natural(v domain.View, at time.Time) (domain.Actor, domain.Command
 		}
 		return Province, &domain.RecordAcceptance{At: a, Outcome: "passed", Reference: "r"}
 	case domain.StatusTerminated:
+		if r.IntN(3) == 0 { // refunds take their time
+			return g.Next(at)
+		}
 		for _, s := range domain.Sources {
 			if o := v.Outstanding[s]; o > 0 {
 				return Finance, &domain.Refund{At: a, Source: s, Amount: o, Reference: "r"}
