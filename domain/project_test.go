@@ -84,7 +84,7 @@ func stages() map[Status][]step {
 		StatusAcceptanceFailed:     append(clone(requested), step{province, &RecordAcceptance{At: day(13), Outcome: "failed", Reason: "资料不全"}}),
 		StatusTerminated: append(clone(implementing), step{province, &Terminate{At: day(8), Reason: "市场变化", Reference: "浙发改〔2010〕9号"}},
 			step{ndrc, &Terminate{At: day(8), Reason: "市场变化", Reference: "发改办环资〔2010〕9号"}}),
-		StatusClosed:               append(clone(accepted), step{drc, &Close{At: day(14)}}),
+		StatusClosed: append(clone(accepted), step{drc, &Close{At: day(14)}}),
 	}
 }
 

@@ -82,8 +82,8 @@ type ProgrammeRules struct {
 	// R12: the levels ("nation", "province") that must each recognise a
 	// termination before it takes effect; empty: one termination by a
 	// permitted role.
-	TerminationRecognitions []string `json:"termination_recognitions,omitempty"`
-	AcceptanceItems         []string `json:"acceptance_items"` // R14
+	TerminationRecognitions []string  `json:"termination_recognitions,omitempty"`
+	AcceptanceItems         []string  `json:"acceptance_items"` // R14
 	Rules                   []RuleRef `json:"rules"`
 }
 

@@ -379,13 +379,13 @@ type Group struct {
 	Totals          MoneyTotals           `json:"totals"`
 	// Milestone counts: projects that ever completed, passed acceptance or
 	// were terminated; projects now being built or awaiting acceptance.
-	Funded             int `json:"funded"` // projects with any award
+	Funded              int `json:"funded"` // projects with any award
 	Completed           int `json:"completed"`
 	Accepted            int `json:"accepted"`
 	PreparingAcceptance int `json:"preparing_acceptance"` // 准备申请验收 (rulebook 2)
 	AcceptancePending   int `json:"acceptance_pending"`   // acceptance requested, not yet decided
-	InProgress         int `json:"in_progress"`
-	Terminated         int `json:"terminated"`
+	InProgress          int `json:"in_progress"`
+	Terminated          int `json:"terminated"`
 	// InvestmentCompletedByYear is the investment the projects completed
 	// during each year (万元 figures such as "2011年完成投资"), by year, from
 	// what they reported at application, in progress reports and at completion.
