@@ -38,13 +38,28 @@ type award struct {
 	stated string  // the line that states the total
 }
 
-func (b *builder) namedProject(line int, owner string) (seedProject, error) {
+func (b *builder) namedProject(line int, owner, name string) (seedProject, error) {
 	for _, p := range b.seedProjectsAll {
-		if p.Line == line && (owner == "" || strings.Contains(p.Owner, owner)) {
+		if p.Line == line && (owner == "" || strings.Contains(p.Owner, owner)) && (name == "" || strings.Contains(p.Name, name)) {
 			return p, nil
 		}
 	}
-	return seedProject{}, fmt.Errorf("no project at line %d with owner %q in seed_projects.json", line, owner)
+	return seedProject{}, fmt.Errorf("no project at line %d with owner %q and name %q in seed_projects.json", line, owner, name)
+}
+
+// categoryByName is the category a stated project name implies, or "".
+func categoryByName(name string) string {
+	for _, k := range []struct{ word, cat string }{
+		{"节水", "water_saving"}, {"海水淡化", "water_saving"}, {"风电", "renewable_energy"}, {"风力", "renewable_energy"},
+		{"垃圾焚烧", "resource_utilization"}, {"生态化建设", "park_transformation"}, {"再制造", "remanufacturing"},
+		{"秸秆", "resource_utilization"}, {"脱销", "pollution_control"}, {"脱硝", "pollution_control"}, {"节能", "energy_saving"},
+		{"清洁生产", "cleaner_production"}, {"膜法水处理", "pollution_control"},
+	} {
+		if strings.Contains(name, k.word) {
+			return k.cat
+		}
+	}
+	return ""
 }
 
 // shangyu builds the 26 central-budget projects of 上虞市 (L1041-1286), the
@@ -59,9 +74,9 @@ func (b *builder) shangyu() error {
 	}
 	years := []yr{
 		{2006, 2, 20000, 1200, []string{Accepted, Accepted}},
-		{2007, 2, 21000, 1260, []string{Accepted, AcceptancePending}},
-		{2008, 2, 23568, 1400, []string{Accepted, AcceptancePending}},
-		{2009, 7, 72000, 4500, []string{Terminated, AcceptancePending, Completed, Completed, Completed, Completed, Completed}},
+		{2007, 2, 21000, 1260, []string{Accepted, PreparingAcceptance}},
+		{2008, 2, 23568, 1400, []string{Accepted, PreparingAcceptance}},
+		{2009, 7, 72000, 4500, []string{Terminated, PreparingAcceptance, Completed, Completed, Completed, Completed, Completed}},
 		{2010, 7, 75108, 4515, []string{Completed, Completed, Completed, Completed, Completed, Completed, InProgress}},
 		{2011, 6, 60000, 3000, []string{InProgress, InProgress, InProgress, InProgress, InProgress, InProgress}},
 	}
@@ -82,8 +97,9 @@ func (b *builder) shangyu() error {
 		var awards []int64
 		if y.year == 2009 {
 			// The terminated project received 1000万 and refunded it (L1258):
-			// its award is filled in as 1250万, paid 80% before it stopped.
-			awards = append([]int64{1250}, b.split(y.award-1250, y.n-1)...)
+			// its award is filled in as 2000万, paid half, by half the work
+			// done, before it stopped.
+			awards = append([]int64{2000}, b.split(y.award-2000, y.n-1)...)
 		} else {
 			awards = b.split(y.award, y.n)
 		}
@@ -103,18 +119,20 @@ func (b *builder) shangyu() error {
 					"award":            {Basis: Filled, Source: "the group totals are stated (" + b.aggLine(47) + "; " + b.aggLine(50) + "); this project's share is filled in"},
 					"category":         {Basis: Filled, Source: "the counts per category are stated (L1152-1156); which project is which is filled in"},
 					"outcome":          {Basis: Filled, Source: "the counts are stated (L1068-1070, L1254-1258, L1268); which project is which is filled in"},
+					"application":      {Basis: Stated, Source: "Shangyu first applied in 2006 (L1184-1185): every application is dated in or after its plan year, none before 2006"},
 					"dates":            {Basis: Filled},
 				}}
 			if p.Outcome == Terminated {
 				p.Facts["refund"] = Fact{Basis: Stated, Source: b.aggLine(60)}
-				p.Facts["award"] = Fact{Basis: Filled, Source: "at least the 1000万 refunded (L1258); 1250万 is filled in"}
+				p.Facts["award"] = Fact{Basis: Filled, Source: "at least the 1000万 refunded (L1258); 2000万 is filled in, half of it paid"}
 			}
 			k++
-			tr := [][2]int{{120, 60}, {380, 100}}
+			tr := centralTranches
 			if p.Outcome == Terminated {
-				tr = [][2]int{{120, 80}}
+				tr = [][2]int{{120, 50}}
 			}
-			b.lifecycle(&p, time.Date(y.year, 6, 15, 10, 0, 0, 0, cst), time.Time{}, fmt.Sprintf("%d年资源节约和环境保护中央预算内投资计划（文号补足）", y.year), true, "上虞市发改局", tr)
+			b.lifecycle(&p, life{plan: time.Date(y.year, 6, 15, 10, 0, 0, 0, cst), planRef: fmt.Sprintf("%d年资源节约和环境保护中央预算内投资计划（文号补足）", y.year),
+				drc: "上虞市发改局", tranches: tr})
 			b.projects = append(b.projects, p)
 		}
 	}
@@ -129,7 +147,7 @@ func (b *builder) shangyu() error {
 	b.check(50, q20, "awarded.central_budget", 12015*wan)
 	b.check(51, q26, "completed", 18, reading)
 	b.check(52, q26, "accepted", 4, reading)
-	b.check(53, q26, "acceptance_pending", 3, reading+"; 准备申请验收 is the status acceptance_requested")
+	b.check(53, q26, "preparing_acceptance", 3, reading+"; 准备申请验收 is the status preparing_acceptance (R14, rulebook 2)")
 	for i, c := range []struct {
 		cat string
 		n   int64
@@ -156,13 +174,31 @@ type cohortSpec struct {
 	awards     []award
 	outcome    string
 	checks     func(b *builder, q string)
+	// completed2011, when positive, is the investment the cohort completed
+	// in 2011 (万元) as stated at completedLine: the year-end progress
+	// reports add up to it.
+	completed2011 int64
+	completedLine string
+	started       string   // when set, the line that states every project started (开工)
+	alsoIn        []string // further programmes of the first unnamed project
+	alsoInBasis   string
+	plan          time.Time // the plan's day; zero: 2011-06-15 (the 991 plan: 2011-05-20)
+	planRef       string
+	reply         time.Time // the national reply's day, for a cohort that stops there
+	amountsSplit  string    // how a group award is split, when the dataset fixes it
 }
 
 type namedRef struct {
-	line   int
-	owner  string // part of the owner's name, to tell apart projects on one line
-	county string // "" for city-level or not stated
-	award  int64  // 万元 stated for this project alone
+	line     int
+	owner    string // part of the owner's name, to tell apart projects on one line
+	name     string // part of the project's name, for projects the text names without an owner
+	county   string // "" for city-level or not stated
+	inferred bool   // the county is read from a place name, not stated as a county
+	award    int64  // 万元 stated for this project alone
+	total    int64  // 万元 stated total investment
+	done     int64  // 万元 stated investment completed to date
+	fillOwn  string // the owner to record when the text names none
+	title    string // the name to record for a project seed_projects.json does not list
 }
 
 func cohorts() []cohortSpec {
@@ -170,11 +206,21 @@ func cohorts() []cohortSpec {
 		{prefix: "SX-C11", name: "绍兴市2011年资源节约和环境保护中央预算内投资项目（上虞以外6项）", city: "330600",
 			counties: []string{"330602", "330621", "330681", "330683", "330624"}, programme: "central_rcep", n: 6, stated: "L3131-3135",
 			named: []namedRef{{line: 3131, owner: "国周"}}, awards: []award{{source: domain.SourceCentralBudget, total: 8375 - 3000, stated: "L3135 累计获得中央预算内资金8375万元, less Shangyu's 2011 share"}},
+			alsoIn: []string{"central_sei"}, alsoInBasis: "L3135-3137 包括战略性新兴产业〈节能环保类〉项目1个: one of the 12 is listed under the strategic-emerging sub-line too; which one is filled in",
 			outcome: InProgress, checks: func(b *builder, q string) {
 				q = "/v1/report?city=330600&programme=central_rcep&year=2011&as_of=2011-12-31"
 				r := "read as the 2011 plan year, with Shangyu's 6 projects of 2011 among the 12"
-				b.check(114, q, "projects", 12, r)
+				b.check(114, q+"&status=implementing", "projects", 12, r+"; the 4 projects with the 2012 reply have no plan yet, so the 12 of the 2011 plan are those being implemented")
 				b.check(115, q, "awarded.central_budget", 8375*wan, r)
+				b.check(116, "/v1/report?city=330600&programme=central_sei&year=2011&as_of=2011-12-31", "projects", 1,
+					"the strategic-emerging project is one of the 12, listed under central_sei as well")
+			}},
+		{prefix: "SX-C12", name: "绍兴市通过2012年资源节约和环境保护中央预算内投资项目复函的项目（4项）", city: "330600",
+			counties: []string{"330602", "330621", "330681", "330683"}, programme: "central_rcep", n: 4, stated: "L3137-3139",
+			outcome: ReplyReceived, plan: time.Date(2012, 3, 1, 10, 0, 0, 0, cst), reply: time.Date(2011, 11, 25, 10, 0, 0, 0, cst),
+			checks: func(b *builder, q string) {
+				b.check(117, "/v1/report?city=330600&programme=central_rcep&status=reply_received&as_of=2011-12-31", "projects", 4,
+					"the 2012 replies (复函) are read as received by the end of 2011, the reports' date, before the 2012 plan; the projects stand at reply_received")
 			}},
 		{prefix: "SX-991", name: "绍兴市2011年度省991行动计划重点项目（21项）", city: "330600",
 			counties: []string{"330602", "330621", "330681", "330683", "330624"}, programme: "zj_991", n: 21, stated: "L3139-3143",
@@ -195,24 +241,33 @@ func cohorts() []cohortSpec {
 			}},
 		{prefix: "JH-991", name: "金华市2011年度省991行动计划重点项目（17项）", city: "330700",
 			counties: []string{"330702", "330703", "330782", "330784", "330781", "330726"}, programme: "zj_991", n: 17, stated: "L3377-3379",
-			investment: 402171, outcome: Listed, checks: func(b *builder, q string) {
+			investment: 402171, outcome: Listed, completed2011: 146082, completedLine: "L3379-3381 完成投资146082万元",
+			checks: func(b *builder, q string) {
 				b.check(128, q, "projects", 17)
 				b.check(129, q, "total_investment", 402171*wan)
+				b.check(131, q, "investment_completed_by_year.2011", 146082*wan, "the year-end progress reports (filled) add up to the stated 2011 figure")
 			}},
 		{prefix: "ZS-991", name: "舟山市2011年度省991行动计划重点项目（8项）", city: "330900",
 			counties: []string{"330902", "330903", "330921", "330922"}, programme: "zj_991", n: 8, stated: "L3573-3585",
-			named: []namedRef{{line: 3573, owner: "旺能"}, {line: 3575, owner: "华电", county: "330902"}, {line: 3577, owner: "岑港", county: "330902"},
-				{line: 3579, owner: "国电", county: "330903"}, {line: 3581, owner: "神鹰"}},
-			investment: 147593, outcome: Listed, checks: func(b *builder, q string) {
+			named: []namedRef{{line: 3573, owner: "旺能"}, {line: 3575, name: "定海工业园区", county: "330902", fillOwn: "定海工业园区（业主未载明）"},
+				{line: 3575, owner: "华电", county: "330902"}, {line: 3577, owner: "岑港", county: "330902", inferred: true},
+				{line: 3579, name: "嵊泗县黄龙", county: "330922", fillOwn: "嵊泗县（业主未载明）"}, {line: 3579, owner: "国电", county: "330903", inferred: true},
+				{line: 3581, name: "白沙", county: "330903", inferred: true, fillOwn: "白沙海水淡化工程业主（未载明）"}, {line: 3581, owner: "神鹰"}},
+			investment: 147593, outcome: Listed, completed2011: 43000, completedLine: "L3587-3588 2011年实际完成投资4.3亿元",
+			checks: func(b *builder, q string) {
 				b.check(138, q, "projects", 8)
 				b.check(139, q, "total_investment", 147593*wan)
+				b.check(141, q, "investment_completed_by_year.2011", 43000*wan, "the year-end progress reports (filled) add up to the stated 2011 figure")
 			}},
 		{prefix: "JX-991", name: "嘉兴市2011年省991行动计划重点项目（20项）", city: "330400",
 			counties: []string{"330402", "330411", "330421", "330424", "330481", "330482", "330483"}, programme: "zj_991", n: 20, stated: "L2315-2321",
-			investment: 276634, outcome: Listed, checks: func(b *builder, q string) {
+			investment: 276634, outcome: Listed, completed2011: 85085, completedLine: "L2321 其中2011年完成投资85085万元",
+			started: "L2319 全部开工",
+			checks: func(b *builder, q string) {
 				b.check(90, q, "projects", 20)
 				b.check(91, q, "total_investment", 276634*wan)
-				b.check(92, q, "in_progress", 20, "开工 by end-2011 and not completed: being built")
+				b.check(92, q, "in_progress", 20, "开工 by end-2011 (each records construction_started) and not completed: being built")
+				b.check(93, q, "investment_completed_by_year.2011", 85085*wan, "the year-end progress reports (filled) add up to the stated 2011 figure")
 			}},
 		{prefix: "QZ-991", name: "衢州市2011年度省991行动计划重点项目（14项）", city: "330800",
 			counties: []string{"330802", "330803", "330881", "330825", "330822", "330824"}, programme: "zj_991", n: 14, stated: "L4103-4105",
@@ -239,19 +294,26 @@ func cohorts() []cohortSpec {
 			}},
 		{prefix: "TZ-991", name: "台州市2011年度省991行动计划重点项目（17项）", city: "331000",
 			counties: []string{"331081", "331082", "331021", "331022", "331002", "331004"}, programme: "zj_991", n: 17, stated: "L3854-3856",
+			outcome: Listed, checks: func(b *builder, q string) {
+				b.check(156, q, "projects", 17)
+			}},
+		{prefix: "TZ-CEF", name: "台州市获省循环经济资金补助的5家企业项目", city: "331000", counties: []string{"331000"},
+			programme: "zj_ce_fund", n: 5, stated: "L3827-3830",
 			named: []namedRef{{line: 3825, owner: "新云峰", county: "331002"}, {line: 3827, owner: "巨东", county: "331004"},
 				{line: 3827, owner: "王野", county: "331003"}, {line: 3827, owner: "圣达", county: "331023"}, {line: 3828, owner: "帕迩玛", county: "331024"}},
-			awards:  []award{{source: domain.SourceProvincialFund, total: 145, funded: 5, split: []int64{29, 29, 29, 29, 29}, stated: "L3827-3830 5家企业，争取省循环经济资金补助145万元"}},
-			outcome: Listed, checks: func(b *builder, q string) {
-				b.check(151, q, "funded", 5, "the 5 enterprises' projects are among the 17 listed")
-				b.check(152, q, "awarded.provincial_fund", 145*wan)
-				b.check(156, q, "projects", 17)
+			awards:  []award{{source: domain.SourceProvincialFund, total: 145, funded: 5, split: []int64{29, 29, 29, 29, 29}, stated: "L3827-3830 5家企业，争取省循环经济资金补助145万元 (split equally, filled in)"}},
+			planRef: "省循环经济资金补助（文号补足）", outcome: InProgress, checks: func(b *builder, q string) {
+				r := "the five enterprises are funded by the provincial circular-economy fund (zj_ce_fund); the text does not say they are 991 listings"
+				b.check(151, q, "funded", 5, r)
+				b.check(152, q, "awarded.provincial_fund", 145*wan, r)
 			}},
 		{prefix: "LS-991", name: "丽水市2011年度省991行动计划重点项目（16项）", city: "331100",
 			counties: []string{"331102", "331181", "331122", "331125", "331124", "331126", "331121", "331123"}, programme: "zj_991", n: 16, stated: "L4380-4382",
 			awards:  []award{{source: domain.SourceProvincialFund, total: 95, funded: 4, stated: "L4400 获得省级循环经济专项资金补助项目4个，补助资金95万元"}},
-			outcome: Listed, checks: func(b *builder, q string) {
+			outcome: Listed, completed2011: 50400, completedLine: "L4382-4384 全年实际完成投资5.04亿元",
+			checks: func(b *builder, q string) {
 				b.check(183, q, "projects", 16)
+				b.check(184, q, "investment_completed_by_year.2011", 50400*wan, "the year-end progress reports (filled) add up to the stated 2011 figure")
 				b.check(189, q, "funded", 4, "the 4 funded projects are among the 16 listed")
 				b.check(190, q, "awarded.provincial_fund", 95*wan)
 			}},
@@ -274,6 +336,45 @@ func cohorts() []cohortSpec {
 				b.check(2, q, "projects", 6)
 				b.check(15, q, "awarded.central_budget", 3830*wan)
 				b.check(16, q, "awarded.provincial_match", 125*wan, "省级资金 for 资环类 projects is the provincial top-up (省级配套) source")
+			}},
+		{prefix: "HZ-IND", name: "湖州市2011年产业类项目国家资金（2项）", city: "330500",
+			counties: []string{"330502", "330503"}, programme: "central_industry", n: 2, stated: "L2858-2862",
+			named:   []namedRef{{line: 2858, owner: "中新"}},
+			awards:  []award{{source: domain.SourceCentralBudget, total: 2138, stated: "L2862 等产业类项目国家资金2138万"}},
+			planRef: "2011年产业类项目国家资金（文号补足）", outcome: InProgress, checks: func(b *builder, q string) {
+				b.check(12, q, "awarded.central_budget", 2138*wan, "国家资金 read as central-budget money; '等' read as two projects, the second filled in")
+			}},
+		{prefix: "HZ-HT", name: "湖州市2011年高技类项目国家资金及省级配套（2项）", city: "330500",
+			counties: []string{"330502", "330521"}, programme: "central_hightech", n: 2, stated: "L2862-2866",
+			named: []namedRef{{line: 2862, owner: "美欣达"}},
+			awards: []award{{source: domain.SourceCentralBudget, total: 2200, stated: "L2864 等高技类项目国家资金2200万"},
+				{source: domain.SourceProvincialMatch, total: 425, stated: "L2864 省级配套425万"}},
+			planRef: "2011年高技类项目国家资金（文号补足）", outcome: InProgress, checks: func(b *builder, q string) {
+				b.check(13, q, "awarded.central_budget", 2200*wan, "国家资金 read as central-budget money; '等' read as two projects, the second filled in")
+				b.check(14, q, "awarded.provincial_match", 425*wan)
+			}},
+		{prefix: "HZ-PARK", name: "湖州市获浙江省2011年工业园区（开发区）专项补助资金的园区项目（4项）", city: "330500",
+			counties: []string{"330503", "330502", "330523", "330521"}, programme: "zj_park_eco", n: 4, stated: "L194-197",
+			named: []namedRef{{line: 194, name: "南浔", title: "南浔经济开发区生态化建设与改造项目", county: "330503", fillOwn: "南浔经济开发区管委会"}, {line: 194, name: "吴兴", title: "吴兴工业园区生态化建设与改造项目", county: "330502", fillOwn: "吴兴工业园区管委会"},
+				{line: 194, name: "安吉", title: "安吉经济开发区生态化建设与改造项目", county: "330523", fillOwn: "安吉经济开发区管委会"}, {line: 194, name: "德清", title: "德清工业园生态化建设与改造项目", county: "330521", fillOwn: "德清工业园管委会"}},
+			awards:  []award{{source: domain.SourceProvincialFund, total: 100, split: []int64{25, 25, 25, 25}, stated: "L194-197 四个项目获得浙江省2011年工业园区（开发区）专项补助资金100万 (read as 100万 in all, split equally, filled in)"}},
+			planRef: "浙江省2011年工业园区（开发区）专项补助资金（文号补足）", outcome: InProgress, checks: func(b *builder, q string) {
+				r := "the park subsidy is a provincial special fund (provincial_fund); 100万 read as the four parks' total"
+				b.check(5, q, "projects", 4, r)
+				b.check(6, q, "awarded.provincial_fund", 100*wan, r)
+			}},
+		{prefix: "TZ-511", name: "台州市循环经济511行动计划重点项目（2011年动态调整后32项）", city: "331000",
+			counties: []string{"331002", "331003", "331004", "331081", "331082", "331021", "331022", "331023", "331024"}, programme: "tz_511", n: 32, stated: "L3844-3848",
+			investment: 363900, outcome: Listed, planRef: "台州市发展循环经济重点项目2011年实施计划（文号补足）", checks: func(b *builder, q string) {
+				b.check(153, q, "projects", 32, "the list after the 2011 dynamic adjustment (R22)")
+				b.check(154, q, "total_investment", 363900*wan)
+			}},
+		{prefix: "JH-REMAN", name: "汽车零部件再制造国家试点：浙江万里扬汽车变速器再制造项目", city: "330700", counties: []string{"330700"},
+			programme: "remanufacturing_pilot", n: 1, stated: "L3394-3398",
+			named:   []namedRef{{line: 3396, owner: "万里扬", total: 5327, done: 5300}},
+			planRef: "汽车零部件再制造试点（文号补足）", outcome: InProgress, checks: func(b *builder, q string) {
+				b.addFigure(3396, "金华市", "total investment of the 万里扬 gearbox remanufacturing project", 5327, "万元", q, "total_investment", 5327*wan)
+				b.addFigure(3397, "金华市", "investment completed by the 万里扬 gearbox remanufacturing project", 5300, "万元", q, "investment_completed", 5300*wan)
 			}},
 		{prefix: "WZ-991", name: "温州市2011年省991行动计划重点项目（15项）", city: "330300",
 			counties: []string{"330302", "330303", "330304", "330381", "330382", "330327"}, programme: "zj_991", n: 15, stated: "L2161-2164",
@@ -309,6 +410,11 @@ func (b *builder) cohort(c cohortSpec) error {
 			per[i][a.source] = parts[i]
 		}
 	}
+	var done []int64 // 万元 completed in 2011, per project
+	if c.completed2011 > 0 {
+		done = b.split(c.completed2011, c.n)
+	}
+	first := len(b.projects)
 	for i := 0; i < c.n; i++ {
 		id := fmt.Sprintf("%s-%02d", c.prefix, i+1)
 		p := Project{ID: id, Cohort: c.name, City: c.city, Programme: c.programme, PlanYear: 2011, Outcome: c.outcome,
@@ -317,23 +423,40 @@ func (b *builder) cohort(c cohortSpec) error {
 				"category": {Basis: Filled}, "outcome": {Basis: Filled}, "dates": {Basis: Filled}}}
 		p.County = c.counties[i%len(c.counties)]
 		p.Facts["region"] = Fact{Basis: Filled, Source: "the city is stated (" + c.stated + "); the county is filled in"}
+		var stated namedRef
 		if i < len(c.named) {
 			n := c.named[i]
-			sp, err := b.namedProject(n.line, n.owner)
-			if err != nil {
+			stated = n
+			sp, err := b.namedProject(n.line, n.owner, n.name)
+			if err != nil && n.title == "" {
 				return err
 			}
+			if err != nil {
+				sp = seedProject{Name: n.title, Line: n.line}
+			}
 			p.Owner, p.Name = sp.Owner, sp.Name
+			p.Facts["owner"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d", sp.Line)}
+			if p.Owner == "" {
+				p.Owner = n.fillOwn
+				p.Facts["owner"] = Fact{Basis: Filled, Source: fmt.Sprintf("the project is named at L%d, its owner is not", sp.Line)}
+			}
 			if p.Name == "" {
 				p.Name = sp.Owner + "循环经济项目（项目名称未载）"
 				p.Facts["name"] = Fact{Basis: Filled, Source: fmt.Sprintf("the owner is named at L%d, the project is not", sp.Line)}
 			} else {
 				p.Facts["name"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d", sp.Line)}
 			}
-			p.Facts["owner"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d", sp.Line)}
+			if cat := categoryByName(p.Name); cat != "" {
+				p.Category = cat
+				p.Facts["category"] = Fact{Basis: Inferred, Source: fmt.Sprintf("read from the stated name (L%d)", sp.Line)}
+			}
 			p.County = c.city
 			p.Facts["region"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d: the city; the county is not stated", sp.Line)}
-			if n.county != "" {
+			switch {
+			case n.county != "" && n.inferred:
+				p.County = n.county
+				p.Facts["region"] = Fact{Basis: Inferred, Source: fmt.Sprintf("L%d names the place, not the county; %s is read from it", sp.Line, divisionNames[n.county])}
+			case n.county != "":
 				p.County = n.county
 				p.Facts["region"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d %s", sp.Line, divisionNames[n.county])}
 			}
@@ -345,10 +468,14 @@ func (b *builder) cohort(c cohortSpec) error {
 			}
 			p.Facts["name"], p.Facts["owner"] = Fact{Basis: Filled}, Fact{Basis: Filled}
 		}
-		if inv != nil {
+		switch {
+		case stated.total > 0:
+			p.TotalInvestment = stated.total * wan
+			p.Facts["total_investment"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d", stated.line)}
+		case inv != nil:
 			p.TotalInvestment = inv[i] * wan
 			p.Facts["total_investment"] = Fact{Basis: Filled, Source: "the group total is stated (" + c.stated + "); this project's share is filled in"}
-		} else {
+		default:
 			p.TotalInvestment = int64(b.r.IntN(40)+8) * 1000 * wan
 			p.Facts["total_investment"] = Fact{Basis: Filled, Source: "not stated"}
 		}
@@ -372,28 +499,60 @@ func (b *builder) cohort(c cohortSpec) error {
 		if p.Awards.Total() > domain.Fen(p.TotalInvestment) {
 			p.TotalInvestment = int64(p.Awards.Total()) * 4
 		}
-		national := c.programme == "central_rcep"
-		ref := "浙发改函〔2011〕89号 浙江省发展循环经济991行动计划重点项目2011年实施计划"
-		if national {
-			ref = "2011年资源节约和环境保护中央预算内投资计划（文号补足）"
+		if i == len(c.named) && len(c.alsoIn) > 0 {
+			p.AlsoIn = c.alsoIn
+			p.Facts["also_in"] = Fact{Basis: Filled, Source: c.alsoInBasis}
 		}
-		tr := [][2]int{{60, 100}}
-		if national {
-			tr = [][2]int{{120, 60}, {380, 100}}
+		rules := domain.CurrentRulebook().Effective(p.programmes())
+		l := life{plan: c.plan, reply: c.reply, planRef: c.planRef, tranches: [][2]int{{60, 100}}}
+		if l.plan.IsZero() {
+			l.plan = time.Date(2011, 6, 15, 10, 0, 0, 0, cst)
+		}
+		if c.programme == "zj_991" {
+			l.plan = time.Date(2011, 5, 20, 10, 0, 0, 0, cst) // 浙发改函〔2011〕89号, May 2011 (L3569-3573)
+			l.planRef = "浙发改函〔2011〕89号 浙江省发展循环经济991行动计划重点项目2011年实施计划"
+		}
+		if l.planRef == "" {
+			l.planRef = "2011年资源节约和环境保护中央预算内投资计划（文号补足）"
+		}
+		if rules.ProgressCap {
+			l.tranches = centralTranches
+		}
+		if !c.reply.IsZero() {
+			l.apply, l.review = day(c.reply, -200), day(c.reply, -60)
 		}
 		county := divisionNames[p.County]
-		drc := county + "发改局"
+		l.drc = county + "发改局"
 		if p.County == p.City {
-			drc = county + "发改委"
+			l.drc = county + "发改委"
 		}
-		b.lifecycle(&p, time.Date(2011, 6, 15, 10, 0, 0, 0, cst), time.Time{}, ref, national, drc, tr)
+		if done != nil {
+			l.completedEnd = (p.TotalInvestment/10 + done[i]*wan)
+			if l.completedEnd > p.TotalInvestment {
+				return fmt.Errorf("project %s: completed by end-2011 %d exceeds its total %d", id, l.completedEnd, p.TotalInvestment)
+			}
+			p.Facts["progress_reports"] = Fact{Basis: Filled, Source: "the year-end report is filled in; the cohort's reports add up to the stated " + c.completedLine}
+		}
+		if stated.done > 0 {
+			l.completedEnd = stated.done * wan
+			p.Facts["investment_completed"] = Fact{Basis: Stated, Source: fmt.Sprintf("L%d 实际完成投资%d万元", stated.line+1, stated.done)}
+		}
+		if c.started != "" {
+			l.started, l.startBasis = true, c.started
+		}
+		b.lifecycle(&p, l)
 		b.projects = append(b.projects, p)
 	}
+	_ = first
 	if c.checks != nil {
 		c.checks(b, fmt.Sprintf("/v1/report?city=%s&programme=%s&year=2011&as_of=2011-12-31", c.city, c.programme))
 	}
 	return nil
 }
+
+// centralTranches are the central budget's tranches: 60% and 90% by
+// progress while building, the rest after completion (R6).
+var centralTranches = [][2]int{{120, 60}, {380, 90}, {430, 100}}
 
 // pilots builds the two kitchen-waste pilot cities (L1827-1861, L2570-2599):
 // 50% of the central subsidy pre-disbursed, the rest after the assessment (R18).
@@ -426,31 +585,32 @@ func (b *builder) pilots() {
 				"dates": {Basis: Filled, Source: "the notices are of 2011; the days are filled in"}, "category": {Basis: Stated},
 				"outcome": {Basis: Stated, Source: "the rest of the subsidy waits for the pilot assessment (L1859-1861)"},
 			}}
-		b.lifecycle(&p, time.Date(2011, 9, 1, 10, 0, 0, 0, cst), time.Date(2011, 7, 20, 10, 0, 0, 0, cst),
-			"财建〔2011〕408号 餐厨废弃物资源化利用和无害化处理试点补助资金（预拨）", true, divisionNames[c.city]+"发改委", [][2]int{{30, 50}})
+		// The pilot path (R4/R18, rulebook 2): the implementation plan is the
+		// application; the NDRC's expert review; the designation notice of
+		// July 2011 with the award; 50% pre-disbursed (财建〔2011〕408号).
+		b.lifecycle(&p, life{apply: time.Date(2011, 3, 1, 10, 0, 0, 0, cst), review: time.Date(2011, 6, 10, 10, 0, 0, 0, cst),
+			plan: time.Date(2011, 7, 28, 10, 0, 0, 0, cst), planRef: "发改办环资〔2011〕1669号 确定为试点城市（L1845-1851）",
+			drc: divisionNames[c.city] + "发改委", tranches: [][2]int{{35, 50}}})
 		b.projects = append(b.projects, p)
 		c.check(fmt.Sprintf("/v1/report?city=%s&programme=kitchen_waste_pilot&as_of=2011-12-31", c.city))
 	}
 }
-
-// cityChecks are checks over what the cohorts already built.
-func (b *builder) cityChecks() {}
 
 // notReproduced says why the dataset does not reproduce aggregate i.
 func notReproduced(i int, a seedAggregate) string {
 	switch i {
 	case 3:
 		return "a lower bound ('3800多万', 2011 to date); the dataset carries the 3830万 of L2868 (aggregate 15), which satisfies it"
-	case 12, 13, 14, 17:
-		return "industrial (产业类) and high-tech (高技类) national funds and their provincial matching are outside the circular-economy programmes the dataset models; the 资环类 part (aggregates 15, 16) is reproduced"
-	case 117:
-		return "the 2012 replies (复函) fall after the reports' date (end of 2011); the dataset stops at 2011-12-31"
+	case 17:
+		return "the sum of aggregates 12-16 (2138 + 2200 + 425 + 3830 + 125 = 8718万), each reproduced; one query over Huzhou's 2011 projects also holds the park subsidy (aggregate 6), which the report states apart"
 	case 188:
 		return "approximate ('近2000万'); the dataset's three named projects carry 1980万 in all, consistent with it but not the stated figure"
-	case 93, 130, 131, 140, 141, 155, 184, 185:
-		return "annual planned or completed investment of listed projects: the ledger records investment completed to date in progress reports, and the dataset does not fill in year-by-year reports"
-	case 121, 153, 154, 79, 80, 162, 163, 164, 165, 186:
-		return "a city programme's list (850, 511, 551, 68 key projects, 1030) whose projects are not funded through the lifecycle the ledger models, or are not broken down"
+	case 130, 140, 155:
+		return "annual planned investment of listed projects: the ledger records investment completed (progress reports), not the year's plan"
+	case 185:
+		return "a share of planned investment (102.3%) of the 1030 programme, whose projects are not broken down"
+	case 121, 79, 80, 162, 163, 164, 165, 186:
+		return "a city programme's list (850, 551, 68 key projects, 1030) whose projects are not funded through the lifecycle the ledger models, or are not broken down"
 	}
 	switch a.Unit {
 	case "projects", "万元", "enterprises", "%":

@@ -371,12 +371,15 @@ type Group struct {
 	Projects        int                   `json:"projects"`
 	ByStatus        map[domain.Status]int `json:"by_status"`
 	TotalInvestment int64                 `json:"total_investment"`
-	Requested       domain.Amounts        `json:"requested"`
-	Awarded         domain.Amounts        `json:"awarded"`
-	Disbursed       domain.Amounts        `json:"disbursed"`
-	Refunded        domain.Amounts        `json:"refunded"`
-	Outstanding     domain.Amounts        `json:"outstanding"`
-	Totals          MoneyTotals           `json:"totals"`
+	// InvestmentCompleted is the investment completed to date: the latest
+	// progress report, the actual total once completed.
+	InvestmentCompleted int64          `json:"investment_completed"`
+	Requested           domain.Amounts `json:"requested"`
+	Awarded             domain.Amounts `json:"awarded"`
+	Disbursed           domain.Amounts `json:"disbursed"`
+	Refunded            domain.Amounts `json:"refunded"`
+	Outstanding         domain.Amounts `json:"outstanding"`
+	Totals              MoneyTotals    `json:"totals"`
 	// Milestone counts: projects that ever completed, passed acceptance or
 	// were terminated; projects now being built or awaiting acceptance.
 	Funded              int `json:"funded"` // projects with any award
@@ -431,6 +434,7 @@ func (g *Group) apply(p *Project, sign int) {
 		g.byYear[f.Year] += s * p.completedIn(f.Year)
 	}
 	g.TotalInvestment += s * p.TotalInvestment
+	g.InvestmentCompleted += s * p.InvestmentCompleted
 	for i := range g.req {
 		g.req[i] += s * p.Requested[i]
 		g.awd[i] += s * p.Awarded[i]

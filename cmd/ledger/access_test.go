@@ -55,6 +55,8 @@ func TestEveryCommandRoleAndScope(t *testing.T) {
 		"decide_change":         {p + "/changes/NOPE/decision", map[string]any{"effective_time": at("2009-09-01"), "outcome": "approved", "reference": "r"}},
 		"record_inspection":     {p + "/inspections", map[string]any{"effective_time": at("2009-09-01"), "kind": "audit", "body": "b"}},
 		"complete":              {p + "/completion", map[string]any{"effective_time": at("2009-09-01"), "actual_total_investment": 1}},
+		"start_construction":    {p + "/construction-start", map[string]any{"effective_time": at("2009-09-01"), "started_on": "2009-02-01"}},
+		"prepare_acceptance":    {p + "/acceptance-preparation", map[string]any{"effective_time": at("2009-09-01")}},
 		"file_acceptance_item":  {p + "/acceptance-items", map[string]any{"effective_time": at("2009-09-01"), "item": "audit_report", "reference": "r"}},
 		"request_acceptance":    {p + "/acceptance-request", map[string]any{"effective_time": at("2009-09-01")}},
 		"record_acceptance":     {p + "/acceptance", map[string]any{"effective_time": at("2009-09-01"), "outcome": "passed", "reference": "r"}},
@@ -85,6 +87,11 @@ func TestEveryCommandRoleAndScope(t *testing.T) {
 					if r.status != 403 || code != "role-not-permitted" {
 						t.Fatalf("%s as %s: %d %s, want role-not-permitted", name, role, r.status, r.raw)
 					}
+				case !programmeAllows(name, role):
+					// The role table permits it, the central programme's table does not (rulebook 2).
+					if rule, _ := r.body["rule"].(string); r.status != 403 || code != "role-not-permitted" || (rule != "programme" && rule != "R12") {
+						t.Fatalf("%s as %s on a central project: %d %s, want role-not-permitted by the programme", name, role, r.status, r.raw)
+					}
 				default:
 					if r.status == 403 || r.status == 401 {
 						t.Fatalf("%s as %s (permitted, in scope): %d %s", name, role, r.status, r.raw)
@@ -97,4 +104,24 @@ func TestEveryCommandRoleAndScope(t *testing.T) {
 		}
 	}
 	t.Logf("%d (command, role, scope) cases", cases)
+}
+
+// programmeAllows reports whether the central programme's table (the
+// access test's project is central) lets role take the step name: its
+// reviewers, planners, change approvers, and the levels that recognise a
+// termination.
+func programmeAllows(name string, role domain.Role) bool {
+	r := domain.CurrentRulebook().Effective([]string{"central_rcep"})
+	switch name {
+	case "record_review":
+		return slices.Contains(r.Reviewers, role)
+	case "issue_plan":
+		return slices.Contains(r.Planners, role)
+	case "decide_change":
+		return slices.Contains(r.ChangeApprovers, role)
+	case "terminate":
+		return (role == domain.RoleNDRC && slices.Contains(r.TerminationRecognitions, "nation")) ||
+			(role == domain.RoleProvinceDRC && slices.Contains(r.TerminationRecognitions, "province"))
+	}
+	return true
 }

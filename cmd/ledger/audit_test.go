@@ -23,7 +23,7 @@ func TestAuditCommands(t *testing.T) {
 		map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 300 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}}))
 	tl := call(t, "GET", l.base+"/v1/projects/AU/timeline?as_of=2009-08-31", nil)
 	entries, _ := tl.body["entries"].([]any)
-	if tl.status != 200 || len(entries) != 7 || !strings.Contains(entries[5].(map[string]any)["change"].(string), "awards central_budget 700万") {
+	if tl.status != 200 || len(entries) != 8 || !strings.Contains(entries[5].(map[string]any)["change"].(string), "awards central_budget 700万") {
 		t.Fatalf("timeline as of 2009-08-31: %d %s", tl.status, tl.raw)
 	}
 	waitFor(t, 15*time.Second, "a checkpoint covering the events", func() bool {
@@ -46,7 +46,7 @@ func TestAuditCommands(t *testing.T) {
 	var out bytes.Buffer
 	ctx := context.Background()
 	env := func(string) string { return "" }
-	if err := run(ctx, []string{"verify", "--data-dir", dir}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "OK: 8 events of 1 projects") {
+	if err := run(ctx, []string{"verify", "--data-dir", dir}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "OK: 9 events of 1 projects") {
 		t.Fatalf("verify the data dir: %v\n%s", err, out.String())
 	}
 	bundle := filepath.Join(t.TempDir(), "AU.bundle")
@@ -61,7 +61,7 @@ func TestAuditCommands(t *testing.T) {
 	}
 	out.Reset()
 	err = run(ctx, []string{"verify", "--bundle", filepath.Join(fresh, "AU.bundle"), "--key", key}, env, &out, io.Discard)
-	if err != nil || !strings.Contains(out.String(), "OK: bundle") || !strings.Contains(out.String(), "8 events of 1 projects, 1 whole histories") {
+	if err != nil || !strings.Contains(out.String(), "OK: bundle") || !strings.Contains(out.String(), "9 events of 1 projects, 1 whole histories") {
 		t.Fatalf("verify the bundle offline: %v\n%s", err, out.String())
 	}
 	b[len(b)/2] ^= 0x01

@@ -156,6 +156,8 @@ func approvedScript(id string) []step {
 		{p + "/national-reply", ndrc, map[string]any{"effective_time": at("2009-07-20"), "reference": "发改办环资〔2009〕1502号"}, []string{"national_reply_received"}},
 		{p + "/investment-plan", ndrc, map[string]any{"effective_time": at("2009-08-10"), "reference": "发改投资〔2009〕2046号", "awards": map[string]int64{"central_budget": 700 * wan}}, []string{"investment_plan_issued"}},
 		{p + "/special-account", owner, map[string]any{"effective_time": at("2009-08-20"), "bank": "中国工商银行上虞支行", "account_ref": "****6618"}, []string{"special_account_opened"}},
+		// Central money follows checked progress (R6): the works are reported done.
+		{p + "/progress-reports", owner, map[string]any{"effective_time": at("2009-08-21"), "as_of": "2009-08-21", "investment_completed": 5000 * wan, "physical_progress_bp": 10000}, []string{"progress_reported"}},
 	}
 }
 
@@ -235,10 +237,13 @@ func TestFullLifecycleThroughTheAPI(t *testing.T) {
 		step{p + "/progress-reports", owner, map[string]any{"effective_time": at("2009-12-31"), "as_of": "2009-12-31", "investment_completed": 12000 * wan, "physical_progress_bp": 6000}, []string{"progress_reported"}},
 		step{p + "/changes", owner, map[string]any{"effective_time": at("2010-01-15"), "change_id": "rename-1", "kind": "owner_rename", "description": "股份制改造", "new_owner": "浙江某化工股份有限公司"}, []string{"change_requested"}},
 		step{p + "/changes/rename-1/decision", province, map[string]any{"effective_time": at("2010-02-01"), "outcome": "approved", "reference": "浙发改资环〔2010〕45号"}, []string{"change_approved", "owner_renamed"}},
-		step{p + "/disbursements", finance, map[string]any{"effective_time": at("2010-06-01"), "source": "central_budget", "amount": 400 * wan, "basis": "2010年5月进度检查：完成投资 85%"}, []string{"funds_disbursed"}},
+		step{p + "/progress-reports", owner, map[string]any{"effective_time": at("2010-05-31"), "as_of": "2010-05-31", "investment_completed": 17000 * wan, "physical_progress_bp": 8500}, []string{"progress_reported"}},
+		step{p + "/disbursements", finance, map[string]any{"effective_time": at("2010-06-01"), "source": "central_budget", "amount": 295 * wan, "basis": "2010年5月进度检查：完成投资 85%"}, []string{"funds_disbursed"}},
 		step{p + "/inspections", auditor, map[string]any{"effective_time": at("2010-07-01"), "kind": "audit", "body": "审计署上海特派办", "findings": "资金使用规范"}, []string{"inspection_recorded"}},
 		step{p + "/acceptance-items", owner, map[string]any{"effective_time": at("2010-11-01"), "item": "special_acceptance", "reference": "环保竣工验收 绍环验〔2010〕88号"}, []string{"acceptance_item_filed"}},
 		step{p + "/completion", owner, map[string]any{"effective_time": at("2010-11-20"), "actual_total_investment": 20500 * wan, "variance_explanation": "设备价格上涨"}, []string{"construction_completed"}},
+		step{p + "/disbursements", finance, map[string]any{"effective_time": at("2010-11-25"), "source": "central_budget", "amount": 105 * wan, "basis": "竣工后拨付余款"}, []string{"funds_disbursed"}},
+		step{p + "/acceptance-preparation", owner, map[string]any{"effective_time": at("2010-12-01"), "note": "准备申请验收"}, []string{"acceptance_preparation_started"}},
 		step{p + "/acceptance-items", owner, map[string]any{"effective_time": at("2011-01-10"), "item": "audit_report", "reference": "审计报告 2011-3"}, []string{"acceptance_item_filed"}},
 		step{p + "/acceptance-items", owner, map[string]any{"effective_time": at("2011-01-12"), "item": "completion_report", "reference": "竣工总结报告"}, []string{"acceptance_item_filed"}},
 		step{p + "/acceptance-request", owner, map[string]any{"effective_time": at("2011-01-15")}, []string{"acceptance_requested"}},
@@ -306,7 +311,8 @@ func TestTerminatedAndRefundedLifecycle(t *testing.T) {
 	p := "/v1/projects/" + id
 	script := append(approvedScript(id),
 		step{p + "/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 600 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
-		step{p + "/termination", province, map[string]any{"effective_time": at("2010-04-01"), "reason": "企业经营情况变化，项目中止实施", "reference": "国家、省同意中止 浙发改〔2010〕60号"}, []string{"project_terminated"}},
+		step{p + "/termination", province, map[string]any{"effective_time": at("2010-04-01"), "reason": "企业经营情况变化，项目中止实施", "reference": "省同意中止 浙发改〔2010〕60号"}, []string{"termination_recognised"}},
+		step{p + "/termination", ndrc, map[string]any{"effective_time": at("2010-04-10"), "reason": "企业经营情况变化，项目中止实施", "reference": "国家同意中止 发改办环资〔2010〕77号"}, []string{"termination_recognised", "project_terminated"}},
 		step{p + "/refunds", finance, map[string]any{"effective_time": at("2010-05-01"), "source": "central_budget", "amount": 400 * wan, "reference": "退还 第1笔"}, []string{"funds_refunded"}},
 		step{p + "/refunds", finance, map[string]any{"effective_time": at("2010-06-01"), "source": "central_budget", "amount": 200 * wan, "reference": "退还 第2笔"}, []string{"funds_refunded"}},
 		step{p + "/closure", drc, map[string]any{"effective_time": at("2010-06-15")}, []string{"project_closed"}},
@@ -335,14 +341,15 @@ func TestRefusalsWriteNothing(t *testing.T) {
 	l := startLedger(t, t.TempDir())
 	runScript(t, l, approvedScript("A"))                                                     // plan and account, award 700万
 	runScript(t, l, approvedScript("B")[:5])                                                 // national reply, no plan
-	runScript(t, l, append(approvedScript("C"), step{"/v1/projects/C/termination", province, // terminated
-		map[string]any{"effective_time": at("2009-09-01"), "reason": "中止", "reference": "r"}, []string{"project_terminated"}}))
+	runScript(t, l, append(approvedScript("C"), step{"/v1/projects/C/termination", province, // terminated: recognised by province and nation (R12)
+		map[string]any{"effective_time": at("2009-09-01"), "reason": "中止", "reference": "r"}, []string{"termination_recognised"}},
+		step{"/v1/projects/C/termination", ndrc, map[string]any{"effective_time": at("2009-09-02"), "reason": "中止", "reference": "r"}, []string{"termination_recognised", "project_terminated"}}))
 	runScript(t, l, append(approvedScript("D"), step{"/v1/projects/D/disbursements", finance,
 		map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}))
-	// SD: its plan issued, and a change requested, by one user who also holds finance and city roles.
+	// SD: its plan issued, and a change requested, by one user who also holds finance and DRC roles.
 	dual := func(role string) []string { return append(as("dual"), "Ledger-Role", role) }
 	sd := approvedScript("SD")
-	sd[5].who = dual("city_drc")
+	sd[5].who = dual("province_drc")
 	runScript(t, l, append(sd, step{"/v1/projects/SD/changes", dual("county_drc"),
 		map[string]any{"effective_time": at("2009-08-25"), "change_id": "CH1", "kind": "content", "description": "调整"}, []string{"change_requested"}}))
 	ningbo := registration("N1", "330203")
@@ -381,7 +388,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 		{"a county user registering in another county", "POST", "/v1/projects", registration("E2", "330681"), drc, 403, "out-of-scope", "", ""},
 		{"an owner on another organisation's project", "POST", "/v1/projects/A/progress-reports", map[string]any{"effective_time": at("2009-10-01"), "as_of": "2009-09-30", "investment_completed": 1}, as("lisi"), 403, "out-of-scope", "", ""},
 		{"disbursing under a plan one issued", "POST", "/v1/projects/SD/disbursements", disburse(1), dual("finance"), 403, "sod-disbursed-by-plan-issuer", "SoD", ""},
-		{"deciding a change one requested", "POST", "/v1/projects/SD/changes/CH1/decision", map[string]any{"effective_time": at("2009-09-01"), "outcome": "approved", "reference": "r"}, dual("city_drc"), 403, "sod-change-decided-by-requester", "SoD", "change_id"},
+		{"deciding a change one requested", "POST", "/v1/projects/SD/changes/CH1/decision", map[string]any{"effective_time": at("2009-09-01"), "outcome": "approved", "reference": "r"}, dual("province_drc"), 403, "sod-change-decided-by-requester", "SoD", "change_id"},
 		{"an auditor disbursing", "POST", "/v1/projects/A/disbursements", disburse(1), auditor, 403, "role-not-permitted", "", ""},
 		{"an actor named in a header", "POST", "/v1/projects/A/disbursements", disburse(1), append(finance, "Ledger-Actor", "someone-else"), 400, "invalid-header", "", "Ledger-Actor"},
 		{"registering an existing id", "POST", "/v1/projects", registration("A", "330682"), drc, 409, "project-exists", "", ""},

@@ -70,7 +70,7 @@ func TestSSEResumeLosesNothing(t *testing.T) {
 	first := readSSE(t, l.base+"/v1/events/stream?from_seq=1", "", 4)
 	// Events recorded while no one listens.
 	runScript(t, l, approvedScript("F2"))
-	rest := readSSE(t, l.base+"/v1/events/stream", strconv.FormatUint(first[3].id, 10), 3+7)
+	rest := readSSE(t, l.base+"/v1/events/stream", strconv.FormatUint(first[3].id, 10), 4+8)
 	all := append(first, rest...)
 	for i, e := range all {
 		if e.id != uint64(i+1) {
@@ -80,7 +80,7 @@ func TestSSEResumeLosesNothing(t *testing.T) {
 	// Only Shangyu's disbursements, from the start: none yet; then one.
 	runScript(t, l, []step{{"/v1/projects/F1/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}})
 	d := readSSE(t, l.base+"/v1/events/stream?county=330682&type=funds_disbursed&from_seq=1", "", 1)
-	if d[0].typ != "ledger.project.funds_disbursed.v1" || d[0].id != 15 {
+	if d[0].typ != "ledger.project.funds_disbursed.v1" || d[0].id != 17 {
 		t.Fatalf("filtered feed: %+v", d[0])
 	}
 	// Every delivered event matches the schema of its type.

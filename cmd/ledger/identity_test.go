@@ -184,7 +184,7 @@ func TestCountyFeedHoldsOnlyItsCounty(t *testing.T) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var subjects []string
-	for len(subjects) < 8 && sc.Scan() {
+	for len(subjects) < 9 && sc.Scan() {
 		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 			var ce map[string]any
 			_ = json.Unmarshal([]byte(d), &ce)
@@ -196,7 +196,7 @@ func TestCountyFeedHoldsOnlyItsCounty(t *testing.T) {
 			t.Fatalf("the county feed carried Ningbo's N1: %v", subjects)
 		}
 	}
-	if len(subjects) != 8 || subjects[7] != "C2" {
+	if len(subjects) != 9 || subjects[8] != "C2" {
 		t.Fatalf("the county feed: %v", subjects)
 	}
 }
@@ -315,8 +315,8 @@ func TestCountyExportHoldsOnlyItsCounty(t *testing.T) {
 		}
 		rc.Close()
 	}
-	if len(subjects) != 7 {
-		t.Fatalf("the county's bundle holds %d events, want E1's 7: %v", len(subjects), subjects)
+	if len(subjects) != 8 {
+		t.Fatalf("the county's bundle holds %d events, want E1's 8: %v", len(subjects), subjects)
 	}
 	for _, s := range subjects {
 		if !strings.HasPrefix(s, "ledger.330600.330682.E1.") {

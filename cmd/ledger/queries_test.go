@@ -24,8 +24,11 @@ func TestQueriesThroughTheAPI(t *testing.T) {
 	runScript(t, l, []step{
 		{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 300 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
 		{"/v1/projects/Q2/disbursements", finance, map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 500 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
-		{"/v1/projects/Q2/termination", province, map[string]any{"effective_time": at("2010-03-01"), "reason": "中止", "reference": "r"}, []string{"project_terminated"}},
+		{"/v1/projects/Q2/termination", province, map[string]any{"effective_time": at("2010-03-01"), "reason": "中止", "reference": "r"}, []string{"termination_recognised"}},
+		{"/v1/projects/Q2/termination", ndrc, map[string]any{"effective_time": at("2010-03-02"), "reason": "中止", "reference": "r"}, []string{"termination_recognised", "project_terminated"}},
 		{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2012-02-01"), "source": "central_budget", "amount": 100 * wan, "basis": "进度检查"}, []string{"funds_disbursed"}},
+		// An inspection, recorded late, finds less done than was reported: Q1 is paid ahead of its progress.
+		{"/v1/projects/Q1/inspections", auditor, map[string]any{"effective_time": at("2010-01-10"), "kind": "inspection", "body": "市发改委、财政局进度检查", "physical_progress_bp": 3000}, []string{"inspection_recorded"}},
 	})
 	pos := l.pos
 
@@ -159,7 +162,9 @@ func TestQueriesThroughTheAPI(t *testing.T) {
 		if disbursed(before) != float64(300*wan) {
 			t.Fatalf("as of 2011-12-31 Q1 disbursed %v, want 300万 (the 2012 tranche not yet)", disbursed(before))
 		}
-		runScript(t, l, []step{{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2012-03-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}})
+		runScript(t, l, []step{
+			{"/v1/projects/Q1/progress-reports", owner, map[string]any{"effective_time": at("2012-02-20"), "as_of": "2012-02-20", "investment_completed": 18000 * wan, "physical_progress_bp": 9000}, []string{"progress_reported"}},
+			{"/v1/projects/Q1/disbursements", finance, map[string]any{"effective_time": at("2012-03-01"), "source": "central_budget", "amount": 100 * wan, "basis": "b"}, []string{"funds_disbursed"}}})
 		again := get("as_of=2011-12-31")
 		delete(before, "position")
 		delete(again, "position")

@@ -193,7 +193,7 @@ func TestResourcesStayBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := p.cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v", err)
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, lastLines(p.stderr.String(), 20))
 	}
 	took := time.Since(start)
 	t.Logf("SIGTERM with %d feeds and 100 webhooks: exited in %s", len(feeds), took.Round(time.Millisecond))
@@ -209,4 +209,10 @@ func TestResourcesStayBounded(t *testing.T) {
 	for _, f := range feeds {
 		f.Body.Close()
 	}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(ls[max(len(ls)-n, 0):], "\n")
 }

@@ -82,18 +82,18 @@ func TestSubscriberKilledAndRestartedGetsEveryEventOnce(t *testing.T) {
 	_ = sub.Wait()
 	runScript(t, l, approvedScript("S4"))
 	sub = subscriber(t, "--nats-url", url, "--durable", "statistics", "--out", out)
-	waitLines(t, out, 28)
+	waitLines(t, out, 32)
 	// A last event as a marker: once it is out, anything repeated before it
 	// would be out too.
 	if r := call(t, "POST", l.base+"/v1/projects", registration("S5", "330682"), drc...); r.status != 201 {
 		t.Fatalf("register S5: %d %s", r.status, r.raw)
 	}
-	waitLines(t, out, 29)
+	waitLines(t, out, 33)
 	_ = sub.Process.Signal(syscall.SIGKILL)
 	_ = sub.Wait()
 	lines := readLines(t, out)
-	if len(lines) != 29 || lines[28].Event.Subject != "S5" {
-		t.Fatalf("%d lines, want the 29 events exactly once, S5's last", len(lines))
+	if len(lines) != 33 || lines[32].Event.Subject != "S5" {
+		t.Fatalf("%d lines, want the 33 events exactly once, S5's last", len(lines))
 	}
 	ids := map[string]bool{}
 	for i, l := range lines {

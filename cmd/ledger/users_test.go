@@ -23,7 +23,7 @@ var testUsers = []fileUser{
 	{User: identity.User{ID: "shaoxing", Name: "绍兴市发改委", Org: "绍兴市发改委", Roles: []string{"city_drc"}, Region: "330600"}, Token: "test-city-token-0123456789abcdef012345"},
 	{User: identity.User{ID: "registrar", Name: "省发改委受理处", Org: "浙江省发改委", Roles: []string{"county_drc"}, Region: "province"}, Token: "test-registrar-token-0123456789abcdef0"},
 	{User: identity.User{ID: "sunqi", Name: "孙七", Org: "上虞市财政局", Roles: []string{"finance"}, Region: "330682"}, Token: "test-finance2-token-0123456789abcdef01"},
-	{User: identity.User{ID: "dual", Name: "某市发改委综合处", Org: "某市发改委", Roles: []string{"county_drc", "city_drc", "finance"}, Region: "province"}, Token: "test-dual-token-0123456789abcdef012345"},
+	{User: identity.User{ID: "dual", Name: "某市发改委综合处", Org: "某市发改委", Roles: []string{"county_drc", "city_drc", "province_drc", "finance"}, Region: "province"}, Token: "test-dual-token-0123456789abcdef012345"},
 	{User: identity.User{ID: "lisi", Name: "李四", Org: "另一家公司", Roles: []string{"owner"}, Region: "province", Owner: "另一家公司"}, Token: "test-owner2-token-0123456789abcdef012"},
 	{User: identity.User{ID: "ningbo", Name: "宁波市发改委", Org: "宁波市发改委", Roles: []string{"county_drc", "city_drc"}, Region: "330200"}, Token: "test-ningbo-token-0123456789abcdef0123"},
 }

@@ -64,10 +64,10 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	}
 	runScript(t, l, approvedScript("W1"))
 	runScript(t, l, approvedScript("W2"))
-	waitFor(t, 30*time.Second, "14 deliveries", func() bool {
+	waitFor(t, 30*time.Second, "16 deliveries", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got) >= 14
+		return len(got) >= 16
 	})
 	// A last event as a marker: once it is delivered, a repeated or lost
 	// delivery before it would show.
@@ -77,12 +77,12 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	waitFor(t, 30*time.Second, "the marker's delivery", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(got) >= 15
+		return len(got) >= 17
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 15 {
-		t.Fatalf("%d deliveries, want 15", len(got))
+	if len(got) != 17 {
+		t.Fatalf("%d deliveries, want 17", len(got))
 	}
 	seen := map[string]bool{}
 	for i, s := range seqs {
@@ -93,12 +93,12 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	}
 	mu.Unlock() // the worker counts a delivery after the receiver has it
 	var st response
-	waitFor(t, 10*time.Second, "the status to count 15 deliveries", func() bool {
+	waitFor(t, 10*time.Second, "the status to count 17 deliveries", func() bool {
 		st = call(t, "GET", l.base+"/v1/webhooks/"+id, nil, admin...)
-		return st.body["delivered"] == float64(15)
+		return st.body["delivered"] == float64(17)
 	})
 	mu.Lock()
-	if st.body["delivered"] != float64(15) || st.body["failures"].(float64) < 5 {
+	if st.body["delivered"] != float64(17) || st.body["failures"].(float64) < 5 {
 		t.Fatalf("status: %s", st.raw)
 	}
 	waitFor(t, 20*time.Second, "3 dead letters", func() bool {
