@@ -606,8 +606,17 @@ const (
 	WatchRefundOutstanding = "refund_outstanding"
 )
 
+// followsProgress reports whether the money of a project of programmes
+// follows progress (R6) in the rulebook in force: only there is money paid
+// ahead of the work a finding.
+func followsProgress(programmes []string) bool {
+	r := domain.CurrentRulebook().Effective(programmes)
+	return r.ProgressCap
+}
+
 // Watchlist returns the projects that need attention at ref: money paid
-// ahead of the investment reported done; completed but not accepted after
+// ahead of the investment reported done (where the programme's money
+// follows progress); completed but not accepted after
 // acceptWithin; being built past the planned end; terminated with a refund
 // outstanding. Items are ordered by kind, then project.
 func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []WatchItem {
@@ -617,7 +626,7 @@ func Watchlist(m *Model, f Filter, ref time.Time, acceptWithin time.Duration) []
 			continue
 		}
 		base := WatchItem{Project: p.ID, Name: p.Name, City: p.City, County: p.County, Status: p.Status}
-		if p.active() {
+		if p.active() && followsProgress(p.Programmes) {
 			paid, award := p.Outstanding().Sum(), p.Awarded.Sum()
 			paidBP, doneBP := bp(paid, award), max(p.PhysicalBP, clampBP(bp(p.InvestmentCompleted, p.TotalInvestment)))
 			if award > 0 && paid > 0 && paidBP > doneBP {

@@ -76,6 +76,16 @@ func TestDemoDatasetReproducesTheReports(t *testing.T) {
 			t.Errorf("aggregate %d is no longer reproduced", i)
 		}
 	}
+	// No project whose money follows progress is paid ahead of it (R6).
+	w := call(t, "GET", l.base+fmt.Sprintf("/v1/watchlist?as_of=2011-12-31&min_position=%.0f", last), nil)
+	if w.status != 200 {
+		t.Fatalf("watchlist: %d %s", w.status, w.raw)
+	}
+	for _, it := range w.body["items"].([]any) {
+		if m := it.(map[string]any); m["kind"] == "disbursed_ahead_of_progress" {
+			t.Errorf("the demo pays %s ahead of its progress: %s", m["project"], m["detail"])
+		}
+	}
 	again, err := loadDemo(context.Background(), &apiClient{base: l.base, token: tokenOf("admin"), http: http.DefaultClient}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
