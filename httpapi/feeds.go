@@ -49,7 +49,7 @@ func EventSchema(typ string) (map[string]any, bool) {
 			"actorid":       map[string]any{"type": "string", "description": "the authenticated user's id (absent on events recorded before the ledger authenticated)"},
 			"actororg":      map[string]any{"type": "string", "description": "the authenticated user's organisation"},
 			"correlationid": str, "causationid": str, "idempotencykey": str, "requestdigest": str,
-			"rulebook": map[string]any{"type": "string", "pattern": "^[1-9][0-9]*$", "description": "the version of the programme rules that decided the event (GET /v1/programmes?rulebook=N); absent: version 1"},
+			"rulebook":  map[string]any{"type": "string", "pattern": "^[1-9][0-9]*$", "description": "the version of the programme rules that decided the event (GET /v1/programmes?rulebook=N); absent: version 1"},
 			"signature": str, "signaturebase": str, "signaturekeyid": str, "signaturekey": str, "signedbody": str,
 			"prevhash": map[string]any{"type": "string", "pattern": "^([0-9a-f]{64})?$"}, "hash": hash,
 			"data": data,
