@@ -81,7 +81,11 @@ func Describe(e domain.Event) string {
 	case domain.ProjectRegistered:
 		return fmt.Sprintf("registered %q of %s in %s/%s: total investment %s万, requested %s", e.Name, e.Owner, e.City, e.County, Wan(int64(e.TotalInvestment)), amounts(e.Requested))
 	case domain.ProjectScreened:
-		return fmt.Sprintf("screened: completed %d.%02d%% of total, threshold %d%% (%s)", e.CompletedBP/100, e.CompletedBP%100, e.ThresholdBP/100, e.Programme)
+		s := fmt.Sprintf("screened: completed %d.%02d%% of total, threshold %d%% (%s)", e.CompletedBP/100, e.CompletedBP%100, e.ThresholdBP/100, e.Programme)
+		if e.Warning != "" {
+			s += "; warning: " + e.Warning
+		}
+		return s
 	case domain.ApplicationReportSubmitted:
 		return fmt.Sprintf("application report %s with %d attachments", e.Reference, len(e.Attachments))
 	case domain.ProvincialReviewPassed:
@@ -113,7 +117,17 @@ func Describe(e domain.Event) string {
 	case domain.TotalInvestmentRevised:
 		return fmt.Sprintf("total investment revised from %s万 to %s万: %s", Wan(int64(e.From)), Wan(int64(e.To)), e.Explanation)
 	case domain.InspectionRecorded:
-		return fmt.Sprintf("%s by %s %s", e.Kind, e.Body, e.Findings)
+		s := strings.TrimSpace(fmt.Sprintf("%s by %s %s", e.Kind, e.Body, e.Findings))
+		if e.PhysicalProgressBP != nil {
+			s += fmt.Sprintf("; physical progress found %d.%02d%%", *e.PhysicalProgressBP/100, *e.PhysicalProgressBP%100)
+		}
+		return s
+	case domain.ConstructionStarted:
+		return fmt.Sprintf("construction started on %s", e.StartedOn)
+	case domain.AcceptancePreparationStarted:
+		return "preparing for acceptance"
+	case domain.TerminationRecognised:
+		return fmt.Sprintf("termination recognised by the %s: %s (%s)", e.Level, e.Reason, e.Reference)
 	case domain.ConstructionCompleted:
 		return fmt.Sprintf("completed: actual total investment %s万, %d days late", Wan(int64(e.ActualTotalInvestment)), e.LateDays)
 	case domain.AcceptanceItemFiled:
