@@ -69,8 +69,8 @@ func (p *Project) Decide(cmd Command, actor Actor, now time.Time) ([]Event, erro
 // DecideUnder is Decide under the rulebook rb: what verification uses to
 // reproduce an event under the rulebook it was decided by.
 func (p *Project) DecideUnder(rb *Rulebook, cmd Command, actor Actor, now time.Time) ([]Event, error) {
-	p.rb, p.actor = rb, actor
-	defer func() { p.rb, p.actor = nil, Actor{} }()
+	p.rb, p.actor, p.eff = rb, actor, nil
+	defer func() { p.rb, p.actor, p.eff = nil, Actor{}, nil }()
 	name := cmd.CommandName()
 	if strings.TrimSpace(actor.Name) == "" {
 		return nil, invalid("actor", "the acting person is required")
@@ -158,7 +158,12 @@ func (p *Project) separateDuties(cmd Command, actor Actor) error {
 
 // rules is the table the project's programmes make in the rulebook the
 // decision is taken under.
-func (p *Project) rules() *ProgrammeRules { return p.rb.effective(p.reg.Programmes) }
+func (p *Project) rules() *ProgrammeRules {
+	if p.eff == nil {
+		p.eff = p.rb.effective(p.reg.Programmes)
+	}
+	return p.eff
+}
 
 // programmeRoles refuses a review, a plan or a change decision by a role
 // the project's programmes do not give it to (rulebook 2: a central

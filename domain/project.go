@@ -90,6 +90,7 @@ type Project struct {
 	// While a command is decided: the rulebook and the acting person.
 	rb    *Rulebook
 	actor Actor
+	eff   *ProgrammeRules // the table of rb for the project's programmes, once asked for
 }
 
 // Preparation is a disbursement prepared for a second user's approval.
