@@ -499,6 +499,11 @@ func (b *builder) cohort(c cohortSpec) error {
 		if p.Awards.Total() > domain.Fen(p.TotalInvestment) {
 			p.TotalInvestment = int64(p.Awards.Total()) * 4
 		}
+		if c.programme == "zj_991" && per[i][domain.SourceProvincialFund] > 0 {
+			// The special fund's money (省循环经济发展专项资金) is its own programme.
+			p.AlsoIn = []string{"zj_ce_fund"}
+			p.Facts["also_in"] = Fact{Basis: Stated, Source: "the 991 listing's provincial subsidy is the provincial circular-economy special fund (" + c.awards[0].stated + ")"}
+		}
 		if i == len(c.named) && len(c.alsoIn) > 0 {
 			p.AlsoIn = c.alsoIn
 			p.Facts["also_in"] = Fact{Basis: Filled, Source: c.alsoInBasis}
