@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -24,6 +25,7 @@ type Stream interface {
 type CheckpointLog interface {
 	Append(ctx context.Context, size int64, signed []byte, expected uint64) (uint64, error)
 	All(ctx context.Context) ([]eventstore.StoredCheckpoint, error)
+	Last(ctx context.Context) (eventstore.StoredCheckpoint, bool, error)
 }
 
 var (
@@ -48,7 +50,8 @@ type Checkpointer struct {
 	cfg  CheckpointerConfig
 	tree Tree
 
-	signMu  sync.Mutex // serializes sign; held across the store's write, unlike mu
+	signing atomic.Bool // whether this instance signs (it holds the checkpointer's lease)
+	signMu  sync.Mutex  // serializes sign; held across the store's write, unlike mu
 	mu      sync.Mutex // guards latest, lastSeq, err; held briefly
 	latest  Checkpoint
 	lastSeq uint64 // sequence of latest in the checkpoint stream
@@ -66,7 +69,48 @@ func NewCheckpointer(src Stream, cps CheckpointLog, cfg CheckpointerConfig) *Che
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Checkpointer{src: src, log: cps, cfg: cfg}
+	c := &Checkpointer{src: src, log: cps, cfg: cfg}
+	c.signing.Store(true)
+	return c
+}
+
+// SetSigning says whether this instance signs checkpoints. Where several
+// instances share one stream, one signs (the holder of the checkpointer's
+// lease) and the others follow the tree and take up the checkpoints it
+// stores, checking each against their own tree.
+func (c *Checkpointer) SetSigning(on bool) { c.signing.Store(on) }
+
+// Signing reports whether this instance signs checkpoints.
+func (c *Checkpointer) Signing() bool { return c.signing.Load() }
+
+// adopt takes up the latest checkpoint another instance stored, once this
+// instance's tree covers it, after checking that the tree has its root.
+func (c *Checkpointer) adopt(ctx context.Context) error {
+	last, ok, err := c.log.Last(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	c.mu.Lock()
+	latest := c.latest
+	c.mu.Unlock()
+	if last.Size <= latest.Size || last.Size > c.tree.Size() {
+		return nil // nothing new, or the tree has not reached it yet
+	}
+	cp, err := OpenCheckpoint(last.Signed, c.cfg.Key)
+	if err != nil {
+		return fmt.Errorf("checkpoint %d stored by another instance: %w", last.Size, err)
+	}
+	root, err := c.tree.Root(cp.Size)
+	if err != nil {
+		return err
+	}
+	if root != cp.Root {
+		return fmt.Errorf("%w: the first %d events hash to %s, checkpoint %d signed %s", ErrRewritten, cp.Size, root, cp.Size, cp.Root)
+	}
+	c.mu.Lock()
+	c.latest, c.lastSeq = cp, last.Seq
+	c.mu.Unlock()
+	return nil
 }
 
 // ErrRewritten is returned when the stream no longer matches a checkpoint
@@ -117,8 +161,8 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 				return fmt.Errorf("%w: the first %d events hash to %s, the latest checkpoint signed %s", ErrRewritten, size, root, latest.Root)
 			}
 		}
-		if due {
-			return c.sign(rctx)
+		if due && c.signing.Load() {
+			return c.trySign(rctx)
 		}
 		return nil
 	}
@@ -148,11 +192,20 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 			}
 			return c.stop(err)
 		case <-tick.C:
+			if !c.signing.Load() {
+				if err := c.adopt(ctx); err != nil {
+					if errors.Is(err, ErrRewritten) {
+						return c.stop(err)
+					}
+					c.cfg.Logger.Warn("cannot take up the latest checkpoint", "err", err)
+				}
+				continue
+			}
 			c.mu.Lock()
 			due := c.tree.Size() > c.latest.Size && time.Since(lastSigned) >= c.cfg.Interval
 			c.mu.Unlock()
 			if due {
-				if err := c.sign(ctx); err != nil {
+				if err := c.trySign(ctx); err != nil {
 					return c.stop(err)
 				}
 				lastSigned = time.Now()
@@ -161,7 +214,23 @@ func (c *Checkpointer) Run(ctx context.Context) error {
 	}
 }
 
+// trySign signs, and when storing the checkpoint fails for a reason other
+// than a rewritten stream (NATS answering late while a cluster elects a
+// leader, say), logs it and leaves the signing to the next occasion: only
+// a rewritten stream stops the checkpointer.
+func (c *Checkpointer) trySign(ctx context.Context) error {
+	err := c.sign(ctx)
+	if err == nil || errors.Is(err, ErrRewritten) || ctx.Err() != nil {
+		return err
+	}
+	c.cfg.Logger.Warn("cannot store a checkpoint now; trying again", "err", err)
+	return nil
+}
+
 func (c *Checkpointer) signNew(ctx context.Context) error {
+	if !c.signing.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	due := c.tree.Size() > c.latest.Size
 	c.mu.Unlock()

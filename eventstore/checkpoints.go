@@ -74,6 +74,19 @@ func (c *Checkpoints) Append(ctx context.Context, size int64, signed []byte, exp
 	return ack.Sequence, nil
 }
 
+// Last returns the latest stored checkpoint, and false when there is none.
+func (c *Checkpoints) Last(ctx context.Context) (StoredCheckpoint, bool, error) {
+	m, err := c.stream.GetLastMsgForSubject(ctx, checkpointSubject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return StoredCheckpoint{}, false, nil
+	}
+	if err != nil {
+		return StoredCheckpoint{}, false, fmt.Errorf("read the latest checkpoint: %w", err)
+	}
+	size, _ := strconv.ParseInt(m.Header.Get("Ledger-Tree-Size"), 10, 64)
+	return StoredCheckpoint{Seq: m.Sequence, Size: size, Signed: m.Data}, true, nil
+}
+
 // All returns every stored checkpoint in order.
 func (c *Checkpoints) All(ctx context.Context) ([]StoredCheckpoint, error) {
 	info, err := c.stream.Info(ctx)

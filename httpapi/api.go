@@ -625,12 +625,15 @@ func (a *API) getHealth(w http.ResponseWriter, r *http.Request) {
 	a.feedsMu.Unlock()
 	if a.audit != nil {
 		cp, size := a.audit.Latest()
-		ck := map[string]any{"status": "running", "tree_size": size, "latest_checkpoint": cp.Size}
+		ck := map[string]any{"status": "running", "tree_size": size, "latest_checkpoint": cp.Size, "signing": a.audit.Signing()}
 		if err := a.audit.Err(); err != nil {
 			ck["status"], ck["error"] = "stopped", err.Error()
 			body["status"], code = "degraded", http.StatusServiceUnavailable
 		}
 		body["checkpoints"] = ck
+	}
+	if a.webhooks != nil {
+		body["webhooks"] = map[string]any{"delivering": a.webhooks.Delivering()}
 	}
 	w.Header().Set(HeaderPosition, strconv.FormatUint(applied, 10))
 	writeJSON(w, code, body)

@@ -4,6 +4,13 @@
 // (so in order per project), retried with backoff, and set aside as a dead
 // letter after too many failures. Each endpoint reads through a durable
 // JetStream consumer of its own, so deliveries resume after a restart.
+//
+// Where several ledger instances share one stream, every instance knows
+// every endpoint (it watches their bucket) and answers for it, and one
+// instance delivers: the one SetDelivering(true) is called on (the holder
+// of the webhooks lease). Delivery counts and dead letters are kept in the
+// bucket, so that they survive a restart and a change of the delivering
+// instance.
 package webhooks
 
 import (
@@ -41,7 +48,7 @@ type Endpoint struct {
 	Created time.Time `json:"created"`
 }
 
-// Status is how deliveries to an endpoint stand, in this process.
+// Status is how deliveries to an endpoint stand.
 type Status struct {
 	Endpoint
 	Delivered   int64        `json:"delivered"`
@@ -74,6 +81,7 @@ type Config struct {
 	// registration and again at each connection (so that a name that
 	// resolves elsewhere later is caught).
 	AllowPrivate bool
+	Replicas     int // of the bucket, when it is created (1 embedded, 3 on a cluster)
 	Logger       *slog.Logger
 }
 
@@ -85,9 +93,14 @@ type Manager struct {
 	cfg    Config
 	client *http.Client
 
-	mu       sync.Mutex // guards workers, reserved
-	workers  map[string]*worker
-	reserved int // registrations under way, counted against MaxEndpoints
+	mu         sync.Mutex // guards endpoints, workers, reserved, delivering
+	endpoints  map[string]Endpoint
+	workers    map[string]*worker
+	reserved   int // registrations under way, counted against MaxEndpoints
+	delivering bool
+
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 type worker struct {
@@ -99,8 +112,9 @@ type worker struct {
 
 const bucket = "LEDGER_WEBHOOKS"
 
-// Open loads the registered endpoints from their bucket (creating it) and
-// starts their workers.
+// Open loads the registered endpoints from their bucket (creating it with
+// replicas replicas) and follows it. Nothing is delivered until
+// SetDelivering(true).
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 10
@@ -125,30 +139,114 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Description: "webhook endpoints and their dead letters", Storage: jetstream.FileStorage, History: 1})
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Description: "webhook endpoints, their delivery counts and dead letters",
+			Storage: jetstream.FileStorage, History: 1, Replicas: max(cfg.Replicas, 1)})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("webhooks bucket: %w", err)
 	}
-	m := &Manager{js: js, stream: stream, kv: kv, cfg: cfg, client: newClient(cfg), workers: map[string]*worker{}}
-	keys, err := kv.ListKeys(ctx)
+	m := &Manager{js: js, stream: stream, kv: kv, cfg: cfg, client: newClient(cfg), endpoints: map[string]Endpoint{}, workers: map[string]*worker{}}
+	// The endpoints as they are, then as they change (registered or deleted
+	// through another instance).
+	w, err := kv.Watch(context.Background(), "*")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("watch the webhooks bucket: %w", err)
 	}
-	for k := range keys.Keys() {
-		if strings.Contains(k, ".") { // a dead letter
-			continue
+	for e := range w.Updates() {
+		if e == nil {
+			break // the initial values are in
 		}
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			return nil, err
+		m.update(e)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	m.stopWatch, m.watchDone = stop, make(chan struct{})
+	go func() {
+		defer close(m.watchDone)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					m.update(e)
+				}
+			}
 		}
-		var ep Endpoint
-		if err := json.Unmarshal(e.Value(), &ep); err != nil {
-			return nil, fmt.Errorf("webhook %s: %w", k, err)
+	}()
+	return m, nil
+}
+
+// update applies a change of an endpoint's key.
+func (m *Manager) update(e jetstream.KeyValueEntry) {
+	id := e.Key()
+	if e.Operation() != jetstream.KeyValuePut {
+		m.mu.Lock()
+		delete(m.endpoints, id)
+		w := m.workers[id]
+		delete(m.workers, id)
+		m.mu.Unlock()
+		if w != nil {
+			w.cancel()
+			<-w.done
 		}
+		return
+	}
+	var ep Endpoint
+	if err := json.Unmarshal(e.Value(), &ep); err != nil {
+		m.cfg.Logger.Error("a webhook endpoint that does not decode", "id", id, "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.endpoints[id] = ep
+	start := m.delivering && m.workers[id] == nil
+	m.mu.Unlock()
+	if start {
 		m.start(ep)
 	}
-	return m, nil
+}
+
+// SetDelivering starts (on) or stops (off, waiting for them) the delivery
+// workers of every endpoint.
+func (m *Manager) SetDelivering(on bool) {
+	m.mu.Lock()
+	m.delivering = on
+	var eps []Endpoint
+	var ws []*worker
+	if on {
+		for id, ep := range m.endpoints {
+			if m.workers[id] == nil {
+				eps = append(eps, ep)
+			}
+		}
+	} else {
+		for _, w := range m.workers {
+			ws = append(ws, w)
+		}
+		m.workers = map[string]*worker{}
+	}
+	m.mu.Unlock()
+	for _, ep := range eps {
+		m.start(ep)
+	}
+	for _, w := range ws {
+		w.cancel()
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+}
+
+// Delivering reports whether this instance delivers.
+func (m *Manager) Delivering() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.delivering
 }
 
 // ErrInvalid is returned (wrapped) for a registration that is not acceptable.
@@ -182,7 +280,7 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 		return Endpoint{}, fmt.Errorf("%w: the filter is longer than 256 bytes", ErrInvalid)
 	}
 	m.mu.Lock()
-	n := len(m.workers) + m.reserved
+	n := len(m.endpoints) + m.reserved
 	if n >= m.cfg.MaxEndpoints {
 		m.mu.Unlock()
 		return Endpoint{}, fmt.Errorf("%w: %d endpoints are registered, the most this ledger keeps; delete one first", ErrLimit, n)
@@ -209,22 +307,33 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 	if _, err := m.kv.Put(ctx, ep.ID, data); err != nil {
 		return Endpoint{}, err
 	}
-	m.start(ep)
+	m.mu.Lock()
+	m.endpoints[ep.ID] = ep
+	start := m.delivering && m.workers[ep.ID] == nil
+	m.mu.Unlock()
+	if start {
+		m.start(ep)
+	}
 	return ep, nil
 }
 
 // Delete stops deliveries to an endpoint and forgets it.
 func (m *Manager) Delete(ctx context.Context, id string) error {
 	m.mu.Lock()
+	_, known := m.endpoints[id]
 	w := m.workers[id]
 	delete(m.workers, id)
+	delete(m.endpoints, id)
 	m.mu.Unlock()
-	if w == nil {
+	if !known {
 		return fmt.Errorf("%w: no webhook %s", ErrNotFound, id)
 	}
-	w.cancel()
-	<-w.done
+	if w != nil {
+		w.cancel()
+		<-w.done
+	}
 	_ = m.stream.DeleteConsumer(ctx, id)
+	_ = m.kv.Delete(ctx, id+".status")
 	return m.kv.Delete(ctx, id)
 }
 
@@ -234,25 +343,86 @@ var ErrNotFound = errors.New("not found")
 // Status returns the endpoint's delivery status (its secret left out).
 func (m *Manager) Status(id string) (Status, error) {
 	m.mu.Lock()
+	ep, known := m.endpoints[id]
 	w := m.workers[id]
 	m.mu.Unlock()
-	if w == nil {
+	if !known {
 		return Status{}, fmt.Errorf("%w: no webhook %s", ErrNotFound, id)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	st := w.st
+	var st Status
+	if w != nil {
+		w.mu.Lock()
+		st = w.st
+		st.DeadLetters = append([]DeadLetter{}, w.st.DeadLetters...)
+		w.mu.Unlock()
+	} else {
+		// Delivered by another instance: as the bucket keeps it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st = m.stored(ctx, ep)
+	}
 	st.Secret = ""
 	st.URL = MaskURL(st.URL)
-	st.DeadLetters = append([]DeadLetter{}, w.st.DeadLetters...)
 	return st, nil
+}
+
+// stored is an endpoint's status as the bucket keeps it: the counts the
+// delivering instance saved, and the dead letters.
+func (m *Manager) stored(ctx context.Context, ep Endpoint) Status {
+	st := Status{Endpoint: ep, DeadLetters: []DeadLetter{}}
+	if e, err := m.kv.Get(ctx, ep.ID+".status"); err == nil {
+		var c counts
+		if json.Unmarshal(e.Value(), &c) == nil {
+			st.Delivered, st.LastSeq, st.Failures, st.LastError, st.LastErrorAt = c.Delivered, c.LastSeq, c.Failures, c.LastError, c.LastErrorAt
+		}
+	}
+	if keys, err := m.kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
+		prefix := ep.ID + ".dead."
+		var seqs []string
+		for k := range keys.Keys() {
+			if strings.HasPrefix(k, prefix) {
+				seqs = append(seqs, k)
+			}
+		}
+		for _, k := range seqs {
+			if e, err := m.kv.Get(ctx, k); err == nil {
+				var dl DeadLetter
+				if json.Unmarshal(e.Value(), &dl) == nil {
+					st.DeadLetters = append(st.DeadLetters, dl)
+				}
+			}
+		}
+		sort.Slice(st.DeadLetters, func(i, j int) bool { return st.DeadLetters[i].Seq < st.DeadLetters[j].Seq })
+	}
+	return st
+}
+
+// counts is what the bucket keeps of an endpoint's deliveries.
+type counts struct {
+	Delivered   int64      `json:"delivered"`
+	LastSeq     uint64     `json:"last_delivered_seq"`
+	Failures    int64      `json:"failures"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+// save keeps w's counts in the bucket.
+func (m *Manager) save(ctx context.Context, w *worker) {
+	w.mu.Lock()
+	c := counts{Delivered: w.st.Delivered, LastSeq: w.st.LastSeq, Failures: w.st.Failures, LastError: w.st.LastError, LastErrorAt: w.st.LastErrorAt}
+	id := w.st.ID
+	w.mu.Unlock()
+	data, _ := json.Marshal(c)
+	if _, err := m.kv.Put(ctx, id+".status", data); err != nil && ctx.Err() == nil {
+		m.cfg.Logger.Warn("cannot save a webhook's delivery counts", "id", id, "err", err)
+	}
 }
 
 // List returns every endpoint's status, by id.
 func (m *Manager) List() []Status {
 	m.mu.Lock()
-	ids := make([]string, 0, len(m.workers))
-	for id := range m.workers {
+	ids := make([]string, 0, len(m.endpoints))
+	for id := range m.endpoints {
 		ids = append(ids, id)
 	}
 	m.mu.Unlock()
@@ -337,12 +507,20 @@ func MaskURL(raw string) string {
 	return out
 }
 
-// Close stops every worker, all at once, and waits for them.
+// Close stops following the bucket and every worker, all at once, and
+// waits for them. A second Close does nothing.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	ws := m.workers
 	m.workers = map[string]*worker{}
+	m.delivering = false
+	stop := m.stopWatch
+	m.stopWatch = nil
 	m.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-m.watchDone
+	}
 	for _, w := range ws {
 		w.cancel()
 	}
@@ -351,10 +529,17 @@ func (m *Manager) Close() {
 	}
 }
 
+// start starts ep's worker, unless this instance does not deliver or the
+// worker runs already.
 func (m *Manager) start(ep Endpoint) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &worker{cancel: cancel, done: make(chan struct{}), st: Status{Endpoint: ep, DeadLetters: []DeadLetter{}}}
 	m.mu.Lock()
+	if !m.delivering || m.workers[ep.ID] != nil {
+		m.mu.Unlock()
+		cancel()
+		return
+	}
 	m.workers[ep.ID] = w
 	m.mu.Unlock()
 	go func() {
@@ -383,6 +568,13 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 		m.cfg.Logger.Error("webhook worker cannot start", "id", ep.ID, "err", err)
 		return
 	}
+	// Go on counting from what the bucket keeps (another instance, or this
+	// one before a restart, delivered before).
+	prev := m.stored(ctx, ep)
+	w.mu.Lock()
+	w.st.Delivered, w.st.LastSeq, w.st.Failures, w.st.LastError, w.st.LastErrorAt, w.st.DeadLetters =
+		prev.Delivered, prev.LastSeq, prev.Failures, prev.LastError, prev.LastErrorAt, prev.DeadLetters
+	w.mu.Unlock()
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -403,6 +595,7 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 				w.st.Delivered++
 				w.st.LastSeq = meta.Sequence.Stream
 				w.mu.Unlock()
+				m.save(ctx, w)
 				_ = msg.DoubleAck(ctx)
 				continue
 			}
@@ -420,10 +613,12 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 				data, _ := json.Marshal(dl)
 				_, _ = m.kv.Put(ctx, fmt.Sprintf("%s.dead.%d", ep.ID, dl.Seq), data)
 				m.cfg.Logger.Warn("webhook event set aside as a dead letter", "id", ep.ID, "seq", dl.Seq, "err", err)
+				m.save(ctx, w)
 				_ = msg.DoubleAck(ctx)
 				continue
 			}
 			w.mu.Unlock()
+			m.save(ctx, w)
 			delay := m.cfg.Backoff << min(meta.NumDelivered-1, 6)
 			_ = msg.NakWithDelay(min(delay, time.Minute))
 		}

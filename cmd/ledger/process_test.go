@@ -28,6 +28,9 @@ import (
 // LEDGER_E2E_ARGS set it runs main with those arguments, so that a test can
 // start `ledger serve` as a real process and kill it.
 func TestMain(m *testing.M) {
+	if conf := os.Getenv("LEDGER_NATS_NODE"); conf != "" {
+		runNATSNode(conf) // a node of a test cluster (cluster_test.go)
+	}
 	if args := os.Getenv("LEDGER_E2E_ARGS"); args != "" {
 		var a []string
 		if err := json.Unmarshal([]byte(args), &a); err != nil {

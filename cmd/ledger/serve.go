@@ -31,6 +31,7 @@ import (
 	"github.com/zjfund/ledger/httpapi"
 	"github.com/zjfund/ledger/identity"
 	"github.com/zjfund/ledger/internal/dirlock"
+	"github.com/zjfund/ledger/internal/lease"
 	"github.com/zjfund/ledger/projections"
 	"github.com/zjfund/ledger/webhooks"
 )
@@ -71,6 +72,8 @@ type serveConfig struct {
 	limits         httpapi.Limits
 	maxStore       int64
 	minFree        int64
+	leaseTTL       time.Duration
+	instance       string
 }
 
 func parseServe(name string, args []string, getenv func(string) string, stdout, stderr io.Writer) (serveConfig, error) {
@@ -95,6 +98,12 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	fs.StringVar(&c.natsCreds, "nats-creds", env("LEDGER_NATS_CREDS", ""), "credentials file for --nats-url (LEDGER_NATS_CREDS)")
 	fs.StringVar(&c.natsListen, "nats-listen", env("LEDGER_NATS_LISTEN", ""), "loopback host:port where the embedded NATS server accepts clients; empty: in-process only (LEDGER_NATS_LISTEN)")
 	fs.IntVar(&c.replicas, "replicas", envInt("LEDGER_REPLICAS", 0), "stream replicas when the stream is created: 1 embedded, 3 on a cluster by default (LEDGER_REPLICAS)")
+	leaseTTL := 10 * time.Second
+	if d, err := time.ParseDuration(getenv("LEDGER_LEASE_TTL")); err == nil {
+		leaseTTL = d
+	}
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", leaseTTL, "where several ledger instances share a stream, the checkpointer and webhook delivery run on one of them at a time, chosen by a lease in NATS; a dead holder's lease is taken over within this time (every instance must use the same; LEDGER_LEASE_TTL)")
+	fs.StringVar(&c.instance, "instance", env("LEDGER_INSTANCE", ""), "this instance's name in the leases; default host:data-dir (LEDGER_INSTANCE)")
 	fs.StringVar(&c.source, "source", env("LEDGER_SOURCE", "urn:ledger:zhejiang"), "CloudEvents source of the events this installation writes (LEDGER_SOURCE)")
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
@@ -150,6 +159,11 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 		if c.natsURL != "" {
 			c.replicas = 3
 		}
+	}
+	if c.instance == "" {
+		host, _ := os.Hostname()
+		dir, _ := filepath.Abs(c.dataDir)
+		c.instance = host + ":" + dir
 	}
 	return c, nil
 }
@@ -273,7 +287,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return nil
 	})
 	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts,
-		MaxEndpoints: cfg.hookMax, AllowPrivate: cfg.hookPrivate, Logger: log.With("component", "webhooks")})
+		MaxEndpoints: cfg.hookMax, AllowPrivate: cfg.hookPrivate, Replicas: cfg.replicas, Logger: log.With("component", "webhooks")})
 	if err != nil {
 		return err
 	}
@@ -285,6 +299,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopWorkers()
 		workers.Wait()
 	}()
+	// The single writers — the checkpointer's signing and webhook delivery —
+	// run on the instance that holds their lease; the others follow.
+	leases, err := lease.Open(ctx, nc, cfg.replicas, cfg.leaseTTL, log.With("component", "leases"))
+	if err != nil {
+		return err
+	}
+	checkpointer.SetSigning(false)
+	single := func(name string, on func(bool)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			leases.Run(wctx, name, cfg.instance, func(held context.Context) {
+				on(true)
+				<-held.Done()
+				if wctx.Err() == nil { // lost, not shutting down: stop at once
+					on(false)
+				}
+			})
+		}()
+	}
+	single("checkpointer", checkpointer.SetSigning)
+	single("webhooks", hooks.SetDelivering)
 	watch := httpapi.NewStreamWatch(store)
 	workers.Add(3)
 	go func() {

@@ -5,7 +5,8 @@
 // revision-checked updates every TTL/3, and stops its work before the TTL
 // would let another instance take the key: when a renewal is refused (the
 // key was taken or changed) or when renewals have failed for TTL/2 (it may
-// have lost NATS). So two holders never act at once as long as their clocks
+// have lost NATS). An instance that restarts under the same name takes its
+// own lease back at once. So two holders never act at once as long as their clocks
 // advance at a like rate; the work behind a lease is also fenced where it
 // writes (the checkpoint stream's expected sequence, the webhook consumer's
 // one message in flight), so a late holder cannot fork what it writes.
@@ -127,6 +128,16 @@ func (l *Leases) Run(ctx context.Context, name, holder string, work func(ctx con
 	for ctx.Err() == nil {
 		val, _ := json.Marshal(Holding{Holder: holder, Since: time.Now().UTC()})
 		rev, err := l.kv.Create(ctx, name, val)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Held — by this very instance before it restarted (a crash
+			// leaves the key until it expires)? Then it is ours to take back.
+			if e, gerr := l.kv.Get(ctx, name); gerr == nil {
+				var h Holding
+				if json.Unmarshal(e.Value(), &h) == nil && h.Holder == holder {
+					rev, err = l.kv.Update(ctx, name, val, e.Revision())
+				}
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
 				l.log.Warn("cannot take a lease", "lease", name, "err", err)
