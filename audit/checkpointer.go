@@ -52,7 +52,7 @@ type Checkpointer struct {
 
 	signing atomic.Bool // whether this instance signs (it holds the checkpointer's lease)
 	signMu  sync.Mutex  // serializes sign; held across the store's write, unlike mu
-	mu      sync.Mutex // guards latest, lastSeq, err; held briefly
+	mu      sync.Mutex  // guards latest, lastSeq, err; held briefly
 	latest  Checkpoint
 	lastSeq uint64 // sequence of latest in the checkpoint stream
 	err     error
