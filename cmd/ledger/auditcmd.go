@@ -30,6 +30,7 @@ import (
 // directory, or a running ledger's NATS (read-only credentials suffice).
 type storeFlags struct {
 	dataDir, natsURL, natsCreds, key string
+	natsTLS                          natsTLS
 	project, city, county            string // the selection, when the command takes one
 	// keys looks signing keys up in the user directory, when the store
 	// opened gives access to it (a data directory does; the reader does not).
@@ -65,6 +66,12 @@ func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&s.dataDir, "data-dir", envOr(getenv, "LEDGER_DATA_DIR", "data"), "a stopped ledger's data directory (LEDGER_DATA_DIR)")
 	fs.StringVar(&s.natsURL, "nats-url", getenv("LEDGER_NATS_URL"), "a running ledger's NATS, e.g. nats://reader:PASSWORD@127.0.0.1:4222 (LEDGER_NATS_URL)")
 	fs.StringVar(&s.natsCreds, "nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file for --nats-url")
+	s.natsTLS.register(fs, func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	})
 	fs.StringVar(&s.key, "key", "", "the checkpoints' public key, or a file holding it; default <data-dir>/checkpoint.key.pub")
 }
 
@@ -75,7 +82,7 @@ func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 // nothing — not even the embedded server's recovery of a damaged block —
 // writes to the original.
 func (s *storeFlags) open(ctx context.Context, what string) (*eventstore.Store, *eventstore.Checkpoints, string, func(), error) {
-	cfg := serveConfig{dataDir: s.dataDir, natsURL: s.natsURL, natsCreds: s.natsCreds, replicas: 1}
+	cfg := serveConfig{dataDir: s.dataDir, natsURL: s.natsURL, natsCreds: s.natsCreds, natsTLS: s.natsTLS, replicas: 1}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	release := func() {}
 	if s.natsURL == "" {

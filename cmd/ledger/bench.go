@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,6 +44,13 @@ type benchConfig struct {
 	queryProjects int // projects loaded for the query and memory measures
 	rebuildEvents int // events stored for the rebuild measure
 	dir           string
+	// natsURL, when set, is an external NATS (a cluster) the append measures
+	// run on, with streams of replicas replicas; the bench deletes its
+	// streams there between measures.
+	natsURL  string
+	natsTLS  natsTLS
+	replicas int
+	measures string // "all" or "appends"
 }
 
 // row is one line of the results: the ledger's figure, the raw JetStream
@@ -82,6 +91,10 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.rebuildEvents, "rebuild-events", 200000, "events stored for the rebuild measure (the issue's figure: 1000000)")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default a temporary one, removed at the end)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
+	fs.StringVar(&c.natsURL, "nats-url", "", "run the append measures on this NATS cluster instead of an embedded server: a cluster for benchmarks only, as the bench deletes its LEDGER stream between measures")
+	fs.IntVar(&c.replicas, "replicas", 3, "stream replicas with --nats-url")
+	fs.StringVar(&c.measures, "measures", "all", "all, or appends (the append measures only)")
+	c.natsTLS.register(fs, func(_, def string) string { return def })
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -102,6 +115,12 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if c.measures != "all" && c.measures != "appends" {
+		return fmt.Errorf("--measures: %q: want all or appends", c.measures)
+	}
+	if c.natsURL != "" && c.measures != "appends" {
+		return errors.New("--nats-url measures appends only: add --measures appends")
+	}
 	if c.smoke {
 		c.duration, c.clients, c.projects, c.queryProjects, c.rebuildEvents = 300*time.Millisecond, []int{1, 8}, 50, 200, 2000
 	}
@@ -116,9 +135,15 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	rep := benchReport{Started: time.Now().UTC(), Command: "ledger bench " + strings.Join(args, " "),
 		Machine:  fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
 		Settings: "embedded nats-server, sync_interval always, the ledger's stream settings; raw = JetStream on the same settings, same payload size, same run"}
+	if c.natsURL != "" {
+		rep.Settings = fmt.Sprintf("external NATS %s, streams at R%d; raw = JetStream on the same cluster and settings, same payload size, same run", redactURL(c.natsURL), c.replicas)
+	}
 	say := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	b := &bencher{cfg: c, say: say}
 	steps := []func(context.Context) ([]row, error){b.appends, b.rebuild, b.lagAndQueries}
+	if c.measures == "appends" {
+		steps = steps[:1]
+	}
 	for _, step := range steps {
 		rows, err := step(ctx)
 		if err != nil {
@@ -149,19 +174,48 @@ type rig struct {
 	stop   func()
 }
 
-func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
+// connect starts an embedded server in a directory of its own, or, with
+// --nats-url, connects to the cluster and deletes the stream a measure
+// before it left there. close undoes it.
+func (b *bencher) connect(ctx context.Context, name string) (nc *nats.Conn, srv *eventstore.Embedded, close func(), err error) {
 	b.n++
-	dir := filepath.Join(b.cfg.dir, fmt.Sprintf("rig-%d", b.n))
-	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir})
+	if b.cfg.natsURL == "" {
+		srv, err = eventstore.StartServer(eventstore.ServerConfig{DataDir: filepath.Join(b.cfg.dir, fmt.Sprintf("%s-%d", name, b.n))})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		nc, err = srv.Connect("bench")
+		if err != nil {
+			srv.Shutdown()
+			return nil, nil, nil, err
+		}
+		return nc, srv, func() { nc.Close(); srv.Shutdown() }, nil
+	}
+	nc, err = nats.Connect(b.cfg.natsURL, append([]nats.Option{nats.Name("ledger bench"), nats.MaxReconnects(-1)}, b.cfg.natsTLS.options()...)...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	js, _ := jetstream.New(nc)
+	if err := js.DeleteStream(ctx, "LEDGER"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("bench: delete the LEDGER stream of the last measure: %w", err)
+	}
+	return nc, nil, func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = js.DeleteStream(dctx, "LEDGER")
+		cancel()
+		nc.Close()
+	}, nil
+}
+
+func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
+	nc, srv, closeNATS, err := b.connect(ctx, "rig")
 	if err != nil {
 		return nil, err
 	}
-	nc, err := srv.Connect("bench")
+	st, err := eventstore.Open(ctx, nc, eventstore.Config{NoGroupCommit: !groupCommit, Replicas: b.replicas()})
 	if err != nil {
-		return nil, err
-	}
-	st, err := eventstore.Open(ctx, nc, eventstore.Config{NoGroupCommit: !groupCommit})
-	if err != nil {
+		closeNATS()
 		return nil, err
 	}
 	views, err := projections.NewEngine(ctx, st, projections.Config{})
@@ -188,10 +242,30 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 		<-viewsDone
 		st.Close()
 		r.client.CloseIdleConnections()
-		nc.Close()
-		srv.Shutdown()
+		closeNATS()
 	}
 	return r, nil
+}
+
+// replicas is the stream replicas of the measures: 1 embedded.
+func (b *bencher) replicas() int {
+	if b.cfg.natsURL == "" {
+		return 1
+	}
+	return b.cfg.replicas
+}
+
+// redactURL drops the credentials of NATS URLs.
+func redactURL(urls string) string {
+	var out []string
+	for _, u := range strings.Split(urls, ",") {
+		if p, err := url.Parse(u); err == nil && p.User != nil {
+			p.User = nil
+			u = p.String()
+		}
+		out = append(out, u)
+	}
+	return strings.Join(out, ",")
 }
 
 // register puts n projects into the ledger, ready to take inspections.
@@ -379,19 +453,13 @@ func (b *bencher) eventSize(ctx context.Context) (int, error) {
 // rawAppends publishes size-byte messages with per-project OCC, as the
 // ledger's stream settings have them, from clients goroutines.
 func (b *bencher) rawAppends(ctx context.Context, clients, size int) (float64, *latencies, error) {
-	b.n++
-	srv, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: filepath.Join(b.cfg.dir, fmt.Sprintf("raw-%d", b.n))})
+	nc, _, closeNATS, err := b.connect(ctx, "raw")
 	if err != nil {
 		return 0, nil, err
 	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("raw")
-	if err != nil {
-		return 0, nil, err
-	}
-	defer nc.Close()
+	defer closeNATS()
 	js, _ := jetstream.New(nc)
-	if _, err := js.CreateStream(ctx, eventstore.StreamConfig(eventstore.Config{})); err != nil {
+	if _, err := js.CreateStream(ctx, eventstore.StreamConfig(eventstore.Config{Replicas: b.replicas()})); err != nil {
 		return 0, nil, err
 	}
 	payload := bytes.Repeat([]byte("x"), size)

@@ -215,7 +215,15 @@ func (c *natsCluster) leaderOf(stream string) int {
 type clusterLedger struct {
 	name, dir string
 	extra     []string
+	mu        sync.Mutex // guards p: writers read its address while a round restarts it
 	p         *process
+}
+
+// base is the instance's HTTP address now.
+func (l *clusterLedger) base() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.base
 }
 
 func startClusterLedger(t *testing.T, c *natsCluster, name, key string) *clusterLedger {
@@ -228,11 +236,26 @@ func startClusterLedger(t *testing.T, c *natsCluster, name, key string) *cluster
 }
 
 func (l *clusterLedger) kill() {
-	_ = l.p.cmd.Process.Signal(syscall.SIGKILL)
-	_ = l.p.cmd.Wait()
+	l.mu.Lock()
+	p := l.p
+	l.mu.Unlock()
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
 }
 
-func (l *clusterLedger) restart(t *testing.T) { l.p = startProcess(t, l.dir, l.extra...) }
+func (l *clusterLedger) restart(t *testing.T) {
+	p := startProcess(t, l.dir, l.extra...)
+	l.mu.Lock()
+	l.p = p
+	l.mu.Unlock()
+}
+
+// logTail is the end of the instance's log.
+func (l *clusterLedger) logTail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return lastLines(l.p.stderr.String(), 15)
+}
 
 // loadClient sends commands under load, where a failure is an answer, not
 // a test failure.
@@ -284,7 +307,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	ids := make([]string, writers)
 	for w := range writers {
 		ids[w] = fmt.Sprintf("CL-%02d", w)
-		runScript(t, &ledger{base: inst[w%2].p.base}, approvedScript(ids[w]))
+		runScript(t, &ledger{base: inst[w%2].base()}, approvedScript(ids[w]))
 	}
 	var (
 		mu     sync.Mutex
@@ -305,7 +328,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 					default:
 					}
 					l := inst[(w+i)%2]
-					status, body, err := try("POST", l.p.base+"/v1/projects/"+ids[w]+"/disbursements",
+					status, body, err := try("POST", l.base()+"/v1/projects/"+ids[w]+"/disbursements",
 						map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 1, "basis": "负载"},
 						"Authorization", "Bearer "+tokenOf("chenjing"))
 					if err != nil || status != 201 {
@@ -332,7 +355,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for at < 0 && time.Now().Before(deadline) {
 			for i, l := range inst {
-				st, h, err := try("GET", l.p.base+"/healthz", nil)
+				st, h, err := try("GET", l.base()+"/healthz", nil)
 				seen[l.name] = fmt.Sprintf("%d %v %v", st, h, err)
 				if err == nil && st == 200 && h["checkpoints"].(map[string]any)["signing"] == true {
 					at = i
@@ -341,7 +364,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 			<-time.After(100 * time.Millisecond) // the next look
 		}
 		if at < 0 {
-			t.Fatalf("no instance signs checkpoints: %v\nA: %s\nB: %s", seen, lastLines(inst[0].p.stderr.String(), 15), lastLines(inst[1].p.stderr.String(), 15))
+			t.Fatalf("no instance signs checkpoints: %v\nA: %s\nB: %s", seen, inst[0].logTail(), inst[1].logTail())
 		}
 		return at
 	}
@@ -370,7 +393,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 			killed := time.Now()
 			// The other takes the lease once it expires, and signs the next checkpoint.
 			waitFor(t, 30*time.Second, "the other instance to hold the checkpointer's lease", func() bool {
-				st, h, err := try("GET", inst[1-i].p.base+"/healthz", nil)
+				st, h, err := try("GET", inst[1-i].base()+"/healthz", nil)
 				return err == nil && st == 200 && h["checkpoints"].(map[string]any)["signing"] == true
 			})
 			took := time.Since(killed)
@@ -429,7 +452,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	}
 	_, want, _ := projections.Summary(rebuilt, "all", projections.Filter{})
 	for _, l := range inst {
-		status, got, err := try("GET", fmt.Sprintf("%s/v1/summary?group_by=all&min_position=%d", l.p.base, last), nil, "Authorization", "Bearer "+tokenOf("audit"))
+		status, got, err := try("GET", fmt.Sprintf("%s/v1/summary?group_by=all&min_position=%d", l.base(), last), nil, "Authorization", "Bearer "+tokenOf("audit"))
 		if err != nil || status != 200 {
 			t.Fatalf("%s summary: %d %v", l.name, status, err)
 		}
@@ -438,7 +461,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 			t.Fatalf("%s's read models: %v; a rebuild: %d projects, %d disbursed", l.name, total, want.Projects, want.Totals.Disbursed)
 		}
 		for _, id := range ids {
-			status, p, err := try("GET", fmt.Sprintf("%s/v1/projects/%s?min_position=%d", l.p.base, id, last), nil, "Authorization", "Bearer "+tokenOf("audit"))
+			status, p, err := try("GET", fmt.Sprintf("%s/v1/projects/%s?min_position=%d", l.base(), id, last), nil, "Authorization", "Bearer "+tokenOf("audit"))
 			d := rebuilt.Projects[id].Disbursed.Sum()
 			if err != nil || status != 200 || p["funding"].(map[string]any)["totals"].(map[string]any)["disbursed"] != float64(d) {
 				t.Fatalf("%s: project %s: %d %v, a rebuild says %d disbursed", l.name, id, status, err, d)
@@ -449,10 +472,10 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for storedCheckpoint(t, cps) < int64(last) {
 		if time.Now().After(deadline) {
-			_, ha, _ := try("GET", a.p.base+"/healthz", nil)
-			_, hb, _ := try("GET", b.p.base+"/healthz", nil)
+			_, ha, _ := try("GET", a.base()+"/healthz", nil)
+			_, hb, _ := try("GET", b.base()+"/healthz", nil)
 			t.Fatalf("no checkpoint covers the stream's %d events (stored: %d)\nA %v\n%s\nB %v\n%s", last, storedCheckpoint(t, cps),
-				ha, lastLines(a.p.stderr.String(), 20), hb, lastLines(b.p.stderr.String(), 20))
+				ha, a.logTail(), hb, b.logTail())
 		}
 		<-time.After(100 * time.Millisecond) // the next look
 	}
@@ -480,7 +503,7 @@ func storedCheckpoint(t *testing.T, cps *eventstore.Checkpoints) int64 {
 
 // checkpointSize is the size of the latest checkpoint an instance knows.
 func checkpointSize(t *testing.T, l *clusterLedger) int64 {
-	status, h, err := try("GET", l.p.base+"/healthz", nil)
+	status, h, err := try("GET", l.base()+"/healthz", nil)
 	if err != nil || status != 200 {
 		return -1
 	}
@@ -498,8 +521,8 @@ func TestClusterOCCAcrossInstances(t *testing.T) {
 	c := startCluster(t, 3)
 	key := filepath.Join(t.TempDir(), "checkpoint.key")
 	inst := []*clusterLedger{startClusterLedger(t, c, "A", key), startClusterLedger(t, c, "B", key)}
-	runScript(t, &ledger{base: inst[0].p.base}, approvedScript("OCC"))
-	h := call(t, "GET", inst[1].p.base+"/v1/projects/OCC/events", nil)
+	runScript(t, &ledger{base: inst[0].base()}, approvedScript("OCC"))
+	h := call(t, "GET", inst[1].base()+"/v1/projects/OCC/events", nil)
 	version := h.header.Get("ETag")
 	if version == "" {
 		t.Fatalf("no version: %d %s", h.status, h.raw)
@@ -512,7 +535,7 @@ func TestClusterOCCAcrossInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			statuses[i], _, _ = try("POST", inst[i%2].p.base+"/v1/projects/OCC/disbursements",
+			statuses[i], _, _ = try("POST", inst[i%2].base()+"/v1/projects/OCC/disbursements",
 				map[string]any{"effective_time": at("2009-09-01"), "source": "central_budget", "amount": 100 + i, "basis": "并发"},
 				"Authorization", "Bearer "+tokenOf("chenjing"), "If-Match", version)
 		}()

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/zjfund/ledger/app"
@@ -42,6 +43,7 @@ type serveConfig struct {
 	httpAddr       string
 	natsURL        string
 	natsCreds      string
+	natsTLS        natsTLS
 	natsListen     string
 	readerPass     string
 	replicas       int
@@ -96,6 +98,7 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	fs.StringVar(&c.httpAddr, "http-addr", env("LEDGER_HTTP_ADDR", "127.0.0.1:8080"), "address of the HTTP API (LEDGER_HTTP_ADDR)")
 	fs.StringVar(&c.natsURL, "nats-url", env("LEDGER_NATS_URL", ""), "URL(s) of an external NATS cluster instead of the embedded server, comma-separated (LEDGER_NATS_URL)")
 	fs.StringVar(&c.natsCreds, "nats-creds", env("LEDGER_NATS_CREDS", ""), "credentials file for --nats-url (LEDGER_NATS_CREDS)")
+	c.natsTLS.register(fs, env)
 	fs.StringVar(&c.natsListen, "nats-listen", env("LEDGER_NATS_LISTEN", ""), "loopback host:port where the embedded NATS server accepts clients; empty: in-process only (LEDGER_NATS_LISTEN)")
 	fs.IntVar(&c.replicas, "replicas", envInt("LEDGER_REPLICAS", 0), "stream replicas when the stream is created: 1 embedded, 3 on a cluster by default (LEDGER_REPLICAS)")
 	leaseTTL := 10 * time.Second
@@ -203,7 +206,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		checkSyncAlways(nc, log)
 	}
 
-	store, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: !cfg.groupCommit})
+	var store *eventstore.Store
+	// A cluster that is starting up has no JetStream leader for a while:
+	// wait for one rather than fail (a supervisor would only start again).
+	err = untilJetStream(ctx, cfg, log, func() error {
+		store, err = eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: !cfg.groupCommit})
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -517,6 +526,7 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 		if cfg.natsCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.natsCreds))
 		}
+		opts = append(opts, cfg.natsTLS.options()...)
 		nc, err := nats.Connect(cfg.natsURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
@@ -651,4 +661,46 @@ func openAudit(ctx context.Context, nc *nats.Conn, cfg serveConfig, stdout io.Wr
 // keyName names the signing key after the installation's source.
 func keyName(source string) string {
 	return strings.NewReplacer(" ", "-", "+", "-").Replace(source)
+}
+
+// natsTLS is how the ledger reaches NATS over TLS: the CA that signed the
+// servers' certificates and, where the servers ask for one, the client's own.
+type natsTLS struct{ ca, cert, key string }
+
+func (n *natsTLS) register(fs *flag.FlagSet, env func(name, def string) string) {
+	fs.StringVar(&n.ca, "nats-ca", env("LEDGER_NATS_CA", ""), "PEM file of the CA that signed the NATS servers' certificates, for tls:// URLs (LEDGER_NATS_CA)")
+	fs.StringVar(&n.cert, "nats-cert", env("LEDGER_NATS_CERT", ""), "PEM client certificate, where the NATS servers verify clients (LEDGER_NATS_CERT)")
+	fs.StringVar(&n.key, "nats-key", env("LEDGER_NATS_KEY", ""), "PEM key of --nats-cert (LEDGER_NATS_KEY)")
+}
+
+func (n natsTLS) options() []nats.Option {
+	var opts []nats.Option
+	if n.ca != "" {
+		opts = append(opts, nats.RootCAs(n.ca))
+	}
+	if n.cert != "" || n.key != "" {
+		opts = append(opts, nats.ClientCert(n.cert, n.key))
+	}
+	return opts
+}
+
+// untilJetStream runs open, again while it fails because JetStream does not
+// answer yet (an external cluster electing its first leader), for at most a
+// minute; on the embedded server it runs open once.
+func untilJetStream(ctx context.Context, cfg serveConfig, log *slog.Logger, open func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := open()
+		if err == nil || cfg.natsURL == "" || time.Now().After(deadline) || ctx.Err() != nil ||
+			!(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+				errors.Is(err, jetstream.ErrJetStreamNotEnabled) || strings.Contains(err.Error(), "no suitable peers")) {
+			return err
+		}
+		log.Warn("JetStream does not answer yet; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
