@@ -1,7 +1,7 @@
 # ledger — make targets. `make test` is the README's test command.
 GO ?= go
 
-.PHONY: build test run lint bench soak crash check-domain-imports
+.PHONY: build test run lint bench soak crash cluster-smoke bench-cluster check-domain-imports
 
 build:
 	$(GO) build -buildvcs=true -o bin/ledger ./cmd/ledger
@@ -26,6 +26,16 @@ soak:
 
 crash:
 	$(GO) test -race ./cmd/ledger -run '^TestCrashCycles$$' -count=1 -v -timeout 60m -crash.cycles 100
+
+# The deploy/ topology — three nats-server nodes over TLS with accounts, two
+# ledger instances — started from the binaries, smoke-tested, stopped.
+cluster-smoke:
+	RUN_DIR=$$(mktemp -d) && trap 'RUN_DIR='"$$RUN_DIR"' deploy/cluster.sh down; rm -rf '"$$RUN_DIR" EXIT && \
+	  RUN_DIR=$$RUN_DIR deploy/cluster.sh up && RUN_DIR=$$RUN_DIR deploy/smoke.sh
+
+# The append measures on a three-node cluster next to one node (README, "On a cluster").
+bench-cluster:
+	deploy/bench-cluster.sh 10s
 
 lint: check-domain-imports
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
