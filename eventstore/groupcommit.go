@@ -17,10 +17,13 @@ import (
 // wait at the same moment are therefore packed into one atomic batch, each
 // project's first message carrying its own expected sequence.
 //
-// An atomic batch has a fixed cost (≈ 1.5–2 ms), so a group smaller than
-// minAtomicGroup is published message by message, concurrently, as without
-// group commit; a lone append is published at once, so a single client is not
-// slowed down. If a batch fails — one stale expectation fails it whole, and
+// An atomic batch has a fixed cost (≈ 1.5–3 ms), so when no batch is in
+// flight a group smaller than minAtomicGroup is published message by
+// message, concurrently, as without group commit; a lone append is published
+// at once, so a single client is not slowed down. When a batch is in flight,
+// the next group is sealed only once it has committed — everything that
+// arrived meanwhile joins it — and goes as a batch from two appends on: under
+// load the groups grow with the load. If a batch fails — one stale expectation fails it whole, and
 // JetStream does not say which — nothing of it is stored; it is split in
 // halves committed again as batches, down to groups published append by
 // append: the stale one fails alone with a *ConflictError, the others commit.
@@ -174,6 +177,22 @@ func (g *groupCommit) loop() {
 		for _, p := range carry {
 			take(p)
 		}
+		// A batch in flight: wait for it to commit before sealing this group,
+		// so that what arrives meanwhile joins it rather than waiting a round.
+		waited := false
+		select {
+		case g.aloft <- struct{}{}:
+		default:
+			waited = true
+			select {
+			case g.aloft <- struct{}{}:
+			case <-g.stop:
+				// Closing: the deferred drain answers what is carried.
+				carry = append(group, next...)
+				group, next = nil, nil
+				return
+			}
+		}
 		// Take whatever else waits now, without waiting for more: a lone
 		// append goes out at once.
 	drain:
@@ -186,16 +205,18 @@ func (g *groupCommit) loop() {
 			}
 		}
 		carry = next
-		g.dispatch(group)
+		g.dispatch(group, waited)
 	}
 }
 
-// dispatch publishes a group: append by append when small, as an atomic
-// batch otherwise. When as many single appends as the disk can take are in
-// flight, it waits, and what arrives meanwhile makes the next group larger:
-// under load the groups grow into batches by themselves.
-func (g *groupCommit) dispatch(group []*pendingAppend) {
-	if len(group) < minAtomicGroup {
+// dispatch publishes a group, holding the batch token the loop took: as an
+// atomic batch when it is large, or when it waited for a batch in flight and
+// holds two appends or more; append by append otherwise (the token given
+// back at once). When as many single appends as the disk can take are in
+// flight, it waits, and what arrives meanwhile makes the next group larger.
+func (g *groupCommit) dispatch(group []*pendingAppend, waited bool) {
+	if len(group) < minAtomicGroup && !(waited && len(group) >= 2) {
+		<-g.aloft
 		for _, p := range group {
 			g.singles <- struct{}{}
 			go func(p *pendingAppend) {
@@ -206,7 +227,6 @@ func (g *groupCommit) dispatch(group []*pendingAppend) {
 		}
 		return
 	}
-	g.aloft <- struct{}{}
 	go func() {
 		defer func() { <-g.aloft }()
 		g.commitBatch(group)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -51,6 +52,9 @@ type benchConfig struct {
 	natsTLS  natsTLS
 	replicas int
 	measures string // "all" or "appends"
+	// pgPeer and pgDSN, when set, add PostgreSQL's figures (bench/pgpeer,
+	// a module of its own) to the append and replay measures.
+	pgPeer, pgDSN string
 }
 
 // row is one line of the results: the ledger's figure, the raw JetStream
@@ -67,6 +71,11 @@ type row struct {
 	RawP99  float64 `json:"raw_p99_ms,omitempty"`
 	Target  string  `json:"target,omitempty"`
 	Comment string  `json:"comment,omitempty"`
+	// PostgreSQL's figure for the same measure in the same run, and the
+	// ledger's ratio to it.
+	Postgres      float64 `json:"postgres,omitempty"`
+	PostgresRatio float64 `json:"postgres_ratio,omitempty"`
+	PostgresNote  string  `json:"postgres_note,omitempty"`
 }
 
 type benchReport struct {
@@ -94,6 +103,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.natsURL, "nats-url", "", "run the append measures on this NATS cluster instead of an embedded server: a cluster for benchmarks only, as the bench deletes its LEDGER stream between measures")
 	fs.IntVar(&c.replicas, "replicas", 3, "stream replicas with --nats-url")
 	fs.StringVar(&c.measures, "measures", "all", "all, or appends (the append measures only)")
+	fs.StringVar(&c.pgPeer, "postgres-peer", "", "the pgpeer binary (go build -C bench/pgpeer): PostgreSQL's figures next to the ledger's; make bench builds it and starts a throwaway PostgreSQL")
+	fs.StringVar(&c.pgDSN, "postgres-dsn", "", "the PostgreSQL database --postgres-peer appends to (its events table is dropped and made again)")
 	c.natsTLS.register(fs, func(_, def string) string { return def })
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -114,6 +125,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if (c.pgPeer == "") != (c.pgDSN == "") {
+		return errors.New("--postgres-peer and --postgres-dsn go together")
 	}
 	if c.measures != "all" && c.measures != "appends" {
 		return fmt.Errorf("--measures: %q: want all or appends", c.measures)
@@ -426,8 +440,50 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 				RawP50: rawLat.pct(0.5), RawP99: rawLat.pct(0.99), Target: target, Comment: comment})
 			b.say("%s: %.0f events/s (raw %.0f), p50 %.2f ms p99 %.2f ms %s", name, rate, raw, lat.pct(0.5), lat.pct(0.99), comment)
 		}
+		// PostgreSQL's event table, same writers, same event size, right after.
+		pg, err := b.postgres(ctx, "append", "-clients", strconv.Itoa(clients), "-duration", b.cfg.duration.String(),
+			"-projects", strconv.Itoa(b.cfg.projects), "-size", strconv.Itoa(size))
+		if err != nil {
+			return nil, err
+		}
+		for i := len(rows) - 2; i < len(rows) && pg != nil; i++ {
+			rows[i].Postgres, rows[i].PostgresRatio = pg.Rate, rows[i].Ledger/pg.Rate
+			rows[i].PostgresNote = fmt.Sprintf("PostgreSQL p50 %.2f / p99 %.2f ms, %s", pg.P50ms, pg.P99ms, pg.Settings)
+		}
+		if pg != nil {
+			b.say("PostgreSQL event table, %d writer(s): %.0f events/s, p50 %.2f ms p99 %.2f ms", clients, pg.Rate, pg.P50ms, pg.P99ms)
+		}
 	}
 	return rows, nil
+}
+
+// pgResult is what bench/pgpeer prints.
+type pgResult struct {
+	Rate     float64 `json:"rate"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Events   int     `json:"events"`
+	Decoded  float64 `json:"decoded_rate"`
+	Settings string  `json:"settings"`
+}
+
+// postgres runs the PostgreSQL peer; nil when none is configured.
+func (b *bencher) postgres(ctx context.Context, mode string, args ...string) (*pgResult, error) {
+	if b.cfg.pgPeer == "" {
+		return nil, nil
+	}
+	cmd := exec.CommandContext(ctx, b.cfg.pgPeer, append([]string{"-dsn", b.cfg.pgDSN, "-mode", mode}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench: the PostgreSQL peer: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var r pgResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("bench: the PostgreSQL peer's answer %q: %w", out, err)
+	}
+	return &r, nil
 }
 
 // eventSize is the stored size of the inspection events the append measures write.
@@ -510,8 +566,22 @@ func (b *bencher) rebuild(ctx context.Context) ([]row, error) {
 	}
 	rate := float64(m.Applied) / time.Since(t0).Seconds()
 	b.say("rebuild of %d events: %.0f events/s (raw ordered read %.0f)", last, rate, raw)
-	return []row{{Name: fmt.Sprintf("rebuild every read model from %d events", last), Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw,
-		Target: "≥ 0.5×", Comment: fmt.Sprintf("%.1f s", float64(last)/rate)}}, nil
+	out := row{Name: fmt.Sprintf("rebuild every read model from %d events", last), Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw,
+		Target: "≥ 0.5×", Comment: fmt.Sprintf("%.1f s", float64(last)/rate)}
+	size, err := b.eventSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := b.postgres(ctx, "replay", "-events", strconv.FormatUint(last, 10), "-size", strconv.Itoa(size))
+	if err != nil {
+		return nil, err
+	}
+	if pg != nil {
+		out.Postgres, out.PostgresRatio = pg.Decoded, rate/pg.Decoded
+		out.PostgresNote = fmt.Sprintf("PostgreSQL replays %.0f events/s raw, %.0f with the envelope decoded (the column)", pg.Rate, pg.Decoded)
+		b.say("PostgreSQL replay of %d events: %.0f events/s raw, %.0f decoded", pg.Events, pg.Rate, pg.Decoded)
+	}
+	return []row{out}, nil
 }
 
 // lagAndQueries measures 1.4, 1.5 and 1.6 on a ledger holding queryProjects
@@ -614,12 +684,18 @@ func rssBytes() int64 {
 
 func printTable(w io.Writer, rep benchReport) {
 	fmt.Fprintf(w, "%s — %s\n%s\n\n", rep.Command, rep.Machine, rep.Settings)
-	fmt.Fprintln(w, "| measure | ledger | raw JetStream | ratio | p50 / p99 ms (raw) | target | note |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| measure | ledger | raw JetStream | ratio | p50 / p99 ms (raw) | target | note | PostgreSQL | ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rep.Rows {
 		raw, ratio := "", ""
 		if r.Raw > 0 {
 			raw, ratio = fmt.Sprintf("%.0f", r.Raw), fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		pg, pgRatio := "skipped", ""
+		if r.Postgres > 0 {
+			pg, pgRatio = fmt.Sprintf("%.0f", r.Postgres), fmt.Sprintf("%.2f×", r.PostgresRatio)
+		} else if r.Unit != "events/s" {
+			pg = ""
 		}
 		lat := ""
 		if r.P99ms > 0 {
@@ -628,6 +704,6 @@ func printTable(w io.Writer, rep benchReport) {
 				lat += fmt.Sprintf(" (%.2f / %.2f)", r.RawP50, r.RawP99)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %.1f %s | %s | %s | %s | %s | %s |\n", r.Name, r.Ledger, r.Unit, raw, ratio, lat, r.Target, r.Comment)
+		fmt.Fprintf(w, "| %s | %.1f %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Ledger, r.Unit, raw, ratio, lat, r.Target, r.Comment, pg, pgRatio)
 	}
 }
