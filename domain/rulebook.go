@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // A rulebook is the set of programme tables the deciders follow: per funding
@@ -102,7 +105,14 @@ type Rulebook struct {
 	// the awards again when it is approved (R10).
 	ReviseCheckedAtDecision bool                      `json:"revise_checked_at_decision"`
 	Programmes              map[string]ProgrammeRules `json:"programmes"`
+
+	merged  sync.Map     // programme codes joined by "," → *ProgrammeRules, made once
+	nMerged atomic.Int64 // entries of merged, at most maxMerged
 }
+
+// maxMerged bounds the cache of merged tables: combinations of programmes
+// beyond it are merged on each use.
+const maxMerged = 4096
 
 // Codes returns the rulebook's programme codes, sorted.
 func (b *Rulebook) Codes() []string {
@@ -143,13 +153,32 @@ var Programmes = CurrentRulebook().Programmes
 func ProgrammeCodes() []string { return CurrentRulebook().Codes() }
 
 // Effective is the table a project listed under codes follows: see effective.
+// The result is shared: read it, never change it.
 func (b *Rulebook) Effective(codes []string) *ProgrammeRules { return b.effective(codes) }
 
-// effective merges the tables of a project's programmes: a step or a
+// effective is merge's table for codes, made once per rulebook and set of
+// codes (a rulebook never changes once made).
+func (b *Rulebook) effective(codes []string) *ProgrammeRules {
+	key := strings.Join(codes, ",")
+	if r, ok := b.merged.Load(key); ok {
+		return r.(*ProgrammeRules)
+	}
+	m := b.merge(codes)
+	if b.nMerged.Load() >= maxMerged {
+		return m
+	}
+	r, loaded := b.merged.LoadOrStore(key, m)
+	if !loaded {
+		b.nMerged.Add(1)
+	}
+	return r.(*ProgrammeRules)
+}
+
+// merge merges the tables of a project's programmes: a step or a
 // requirement of any of them holds, the strictest limit applies, and the
 // roles are those every programme allows (the first programme's, when they
 // share none).
-func (b *Rulebook) effective(codes []string) *ProgrammeRules {
+func (b *Rulebook) merge(codes []string) *ProgrammeRules {
 	var e ProgrammeRules
 	first := true
 	attach := map[string]Date{}
