@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -219,10 +221,18 @@ type Stored struct {
 	Subject  string
 	Raw      []byte // the exact stored bytes
 	Envelope *Envelope
+
+	// With ReadOptions.Decode, the domain event decoded ahead by the reader.
+	decoded  bool
+	event    domain.Event
+	eventErr error
 }
 
 // Decode returns the domain event in the envelope.
 func (s Stored) Decode() (domain.Event, error) {
+	if s.decoded {
+		return s.event, s.eventErr
+	}
 	return domain.DecodeEvent(s.Envelope.EventType(), s.Envelope.Data)
 }
 
@@ -533,6 +543,9 @@ type ReadOptions struct {
 	// Raw delivers the stored bytes without decoding or checking them
 	// (Envelope is nil): for verifiers that check and report themselves.
 	Raw bool
+	// Decode also decodes each event's data ahead, in parallel, for
+	// Stored.Decode (the read models' rebuild).
+	Decode bool
 	// Window is how many messages the reader pulls ahead (default 1000);
 	// a feed that waits on a slow client keeps it small.
 	Window int
@@ -591,68 +604,132 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 		return fmt.Errorf("read stream %s from %d: %w", s.cfg.Stream, o.From, err)
 	}
 	defer it.Stop()
-	// Two stages, so that two cores share the work: one goroutine receives
-	// and parses (hash check included), the caller's applies.
+	// Three stages, so that the cores share the work: one goroutine receives
+	// messages and cuts them into chunks (a chunk ends when it is full or
+	// nothing more is pending, so a follower waits for no one); parsers check
+	// and decode the chunks in parallel; the caller applies them in stream
+	// order.
 	type item struct {
 		s    Stored
 		last bool
 		err  error
 	}
-	ch := make(chan item, 512)
+	type chunk struct {
+		items []item
+		done  chan struct{}
+	}
+	const chunkSize = 64
+	parsers := min(max(runtime.GOMAXPROCS(0), 1), 4)
+	order := make(chan *chunk, 2*parsers+2) // chunks in stream order, for the caller
+	work := make(chan *chunk, 2*parsers+2)  // chunks to parse
 	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for range parsers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				for i := range c.items {
+					x := &c.items[i]
+					if x.err == nil && !o.Raw {
+						env, err := Parse(x.s.Raw)
+						if err != nil {
+							x.err = &CorruptError{Stream: s.cfg.Stream, Seq: x.s.Seq, Err: err}
+						}
+						x.s.Envelope = env
+						if err == nil && o.Decode {
+							x.s.event, x.s.eventErr = domain.DecodeEvent(env.EventType(), env.Data)
+							x.s.decoded = true
+						}
+					}
+				}
+				close(c.done)
+			}
+		}()
+	}
+	wg.Add(1)
 	go func() {
-		defer close(ch)
-		send := func(x item) bool {
-			select {
-			case ch <- x:
+		defer wg.Done()
+		defer close(order)
+		defer close(work)
+		cur := &chunk{done: make(chan struct{})}
+		flush := func() bool {
+			if len(cur.items) == 0 {
 				return true
+			}
+			c := cur
+			cur = &chunk{done: make(chan struct{})}
+			select {
+			case order <- c:
 			case <-pctx.Done():
 				return false
 			}
+			select {
+			case work <- c:
+				return true
+			case <-pctx.Done():
+				close(c.done) // the caller is gone; nothing waits for it
+				return false
+			}
+		}
+		fail := func(err error) {
+			cur.items = append(cur.items, item{err: err})
+			flush()
 		}
 		for {
 			m, err := it.Next(jetstream.NextContext(pctx))
 			if err != nil {
 				if pctx.Err() == nil {
-					send(item{err: fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)})
+					fail(fmt.Errorf("read stream %s: %w", s.cfg.Stream, err))
 				}
 				return
 			}
 			meta, err := m.Metadata()
 			if err != nil {
-				send(item{err: fmt.Errorf("read stream %s: %w", s.cfg.Stream, err)})
+				fail(fmt.Errorf("read stream %s: %w", s.cfg.Stream, err))
 				return
 			}
 			seq := meta.Sequence.Stream
 			if o.Until != 0 && seq > o.Until {
+				flush()
 				return
 			}
-			var env *Envelope
-			if !o.Raw {
-				if env, err = Parse(m.Data()); err != nil {
-					send(item{err: &CorruptError{Stream: s.cfg.Stream, Seq: seq, Err: err}})
+			last := !o.Follow && (meta.NumPending == 0 || (o.Until != 0 && seq >= o.Until))
+			cur.items = append(cur.items, item{s: Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data()}, last: last})
+			if last {
+				flush()
+				return
+			}
+			if len(cur.items) == chunkSize || meta.NumPending == 0 {
+				if !flush() {
 					return
 				}
 			}
-			last := !o.Follow && (meta.NumPending == 0 || (o.Until != 0 && seq >= o.Until))
-			if !send(item{s: Stored{Seq: seq, Subject: m.Subject(), Raw: m.Data(), Envelope: env}, last: last}) || last {
-				return
-			}
 		}
 	}()
-	for x := range ch {
-		if x.err != nil {
-			return x.err
+	for c := range order {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if err := fn(x.s); err != nil {
-			if errors.Is(err, ErrStopRead) {
+		for _, x := range c.items {
+			if x.err != nil {
+				return x.err
+			}
+			if err := fn(x.s); err != nil {
+				if errors.Is(err, ErrStopRead) {
+					return nil
+				}
+				return err
+			}
+			if x.last {
 				return nil
 			}
-			return err
-		}
-		if x.last {
-			return nil
 		}
 	}
 	return ctx.Err()
