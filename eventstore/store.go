@@ -221,18 +221,10 @@ type Stored struct {
 	Subject  string
 	Raw      []byte // the exact stored bytes
 	Envelope *Envelope
-
-	// With ReadOptions.Decode, the domain event decoded ahead by the reader.
-	decoded  bool
-	event    domain.Event
-	eventErr error
 }
 
 // Decode returns the domain event in the envelope.
 func (s Stored) Decode() (domain.Event, error) {
-	if s.decoded {
-		return s.event, s.eventErr
-	}
 	return domain.DecodeEvent(s.Envelope.EventType(), s.Envelope.Data)
 }
 
@@ -543,9 +535,6 @@ type ReadOptions struct {
 	// Raw delivers the stored bytes without decoding or checking them
 	// (Envelope is nil): for verifiers that check and report themselves.
 	Raw bool
-	// Decode also decodes each event's data ahead, in parallel, for
-	// Stored.Decode (the read models' rebuild).
-	Decode bool
 	// Window is how many messages the reader pulls ahead (default 1000);
 	// a feed that waits on a slow client keeps it small.
 	Window int
@@ -641,10 +630,6 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 							x.err = &CorruptError{Stream: s.cfg.Stream, Seq: x.s.Seq, Err: err}
 						}
 						x.s.Envelope = env
-						if err == nil && o.Decode {
-							x.s.event, x.s.eventErr = domain.DecodeEvent(env.EventType(), env.Data)
-							x.s.decoded = true
-						}
 					}
 				}
 				close(c.done)
