@@ -21,6 +21,9 @@ import (
 type ServerConfig struct {
 	// DataDir holds the JetStream file store (under DataDir/jetstream).
 	DataDir string
+	// MonitorAddr, when set, is the loopback host:port of the server's HTTP
+	// monitoring endpoint (/varz, /jsz …), for nats-surveyor and the NATS CLI.
+	MonitorAddr string
 	// Listen is the loopback host:port for NATS clients (downstream systems,
 	// the nats CLI). Empty means in-process connections only.
 	Listen string
@@ -176,6 +179,14 @@ func (e *Embedded) ClientURL() string {
 	return e.Server.ClientURL()
 }
 
+// MonitorURL is the base URL of the monitoring endpoint ("" without one).
+func (e *Embedded) MonitorURL() string {
+	if a := e.Server.MonitorAddr(); a != nil {
+		return "http://" + a.String()
+	}
+	return ""
+}
+
 // Shutdown stops the server and waits for it to finish.
 func (e *Embedded) Shutdown() {
 	close(e.stopGuard)
@@ -283,6 +294,17 @@ func StartServer(cfg ServerConfig) (*Embedded, error) {
 			p = server.RANDOM_PORT
 		}
 		opts.Host, opts.Port = host, p
+	}
+	if cfg.MonitorAddr != "" {
+		host, port, err := net.SplitHostPort(cfg.MonitorAddr)
+		p, perr := strconv.Atoi(port)
+		if ip := net.ParseIP(host); err != nil || perr != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return nil, fmt.Errorf("start nats-server: monitoring address %q: want a loopback host:port", cfg.MonitorAddr)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
+		opts.HTTPHost, opts.HTTPPort = host, p
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 
 // Config configures the stream.
 type Config struct {
+	// ObserveAppend, when set, is told each append's duration (metrics).
+	ObserveAppend func(time.Duration)
 	// Stream is the stream's name; default "LEDGER".
 	Stream string
 	// Replicas is 1 on the embedded server, 3 (or 5) on a cluster.
@@ -248,6 +250,9 @@ const maxBatch = 1000
 // returns the events stored the first time, not a second copy. It returns a
 // *ConflictError when req.Expected is stale.
 func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error) {
+	if s.cfg.ObserveAppend != nil {
+		defer func(t0 time.Time) { s.cfg.ObserveAppend(time.Since(t0)) }(time.Now())
+	}
 	n := len(req.Events)
 	if n == 0 || n > maxBatch {
 		return nil, fmt.Errorf("append %d events to project %s: want 1 to %d", n, req.Project, maxBatch)

@@ -79,6 +79,8 @@ type Config struct {
 	Key         string
 	// Webhooks delivers events to registered endpoints.
 	Webhooks *webhooks.Manager
+	// Metrics, when set, are kept of every request.
+	Metrics *Metrics
 	// Gate, when set, is shown in /healthz: closed, the ledger refuses writes.
 	Gate *app.Gate
 	// Limits bound what clients may hold open at once.
@@ -125,6 +127,8 @@ type API struct {
 	checkpoints audit.CheckpointLog
 	key         string
 	webhooks    *webhooks.Manager
+	metrics     *Metrics
+	commandOf   map[string]string // a command route's pattern → the command's name
 	mux         *http.ServeMux
 	patterns    []string // every registered pattern, for the OpenAPI test
 
@@ -154,7 +158,7 @@ func New(cfg Config) *API {
 		cfg.MaxWait = 5 * time.Second
 	}
 	a := &API{cmds: cfg.Commands, health: cfg.Health, views: cfg.Views, source: cfg.Source, log: cfg.Log, maxWait: cfg.MaxWait,
-		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, mux: http.NewServeMux(), feedsDone: make(chan struct{}),
+		audit: cfg.Audit, checkpoints: cfg.Checkpoints, key: cfg.Key, webhooks: cfg.Webhooks, metrics: cfg.Metrics, commandOf: map[string]string{}, mux: http.NewServeMux(), feedsDone: make(chan struct{}),
 		gate: cfg.Gate, limits: cfg.Limits, feedsBy: map[string]int{}, auth: cfg.Auth, users: cfg.Users,
 		mustSign: cfg.MustSign, seenSigs: newReplays(100_000)}
 	a.limits.defaults()
@@ -162,6 +166,7 @@ func New(cfg Config) *API {
 	a.asOf = newAsOfCache(4)
 	for _, rt := range commandRoutes {
 		a.handle(rt.pattern, a.command(rt))
+		a.commandOf[rt.pattern] = rt.newCmd(&http.Request{}).CommandName()
 	}
 	a.handle("GET /v1/projects", a.listProjects)
 	a.handle("GET /v1/projects/{id}", a.getProject)
@@ -320,6 +325,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "rule", sw.rule)
 	}
 	a.log.Info("http", attrs...)
+	if a.metrics != nil {
+		a.metrics.observe(a, r, sw, time.Since(start))
+	}
 }
 
 type statusWriter struct {

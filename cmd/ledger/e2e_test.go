@@ -20,9 +20,10 @@ import (
 // ledger is a `ledger serve` running in-process through run, as a user
 // would start it, on random ports and a temp data dir.
 type ledger struct {
-	base, nats string
-	stop       func()
-	pos        string // Ledger-Position of the last command a script ran
+	base, nats           string
+	metrics, natsMonitor string // with --metrics and --nats-monitor
+	stop                 func()
+	pos                  string // Ledger-Position of the last command a script ran
 }
 
 func startLedger(t *testing.T, dataDir string, extra ...string) *ledger {
@@ -43,6 +44,12 @@ func startLedger(t *testing.T, dataDir string, extra ...string) *ledger {
 		line := sc.Text()
 		if u, ok := strings.CutPrefix(line, "ledger: NATS clients on "); ok {
 			l.nats = u
+		}
+		if u, ok := strings.CutPrefix(line, "ledger: metrics on "); ok {
+			l.metrics = u
+		}
+		if u, ok := strings.CutPrefix(line, "ledger: NATS monitoring on "); ok {
+			l.natsMonitor = u
 		}
 		if u, ok := strings.CutPrefix(line, "ledger: listening on "); ok {
 			l.base = u

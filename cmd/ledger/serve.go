@@ -63,6 +63,8 @@ type serveConfig struct {
 	hookAttempts   int
 	hookMax        int
 	pprofAddr      string
+	metricsAddr    string
+	natsMonitor    string
 	adminTokenFile string
 	usersFile      string
 	hookPrivate    bool
@@ -134,6 +136,8 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	fs.StringVar(&c.oidcClaims, "oidc-claims", env("LEDGER_OIDC_CLAIMS", ""), "JSON naming the claims that give a user's fields, e.g. {\"id\":\"preferred_username\",\"roles\":\"ledger_roles\",\"region\":\"ledger_region\"} (the defaults; also name, org, owner_org) (LEDGER_OIDC_CLAIMS)")
 	fs.Int64Var(&c.fourEyes, "four-eyes-above", int64(envInt("LEDGER_FOUR_EYES_ABOVE", 0)), "disbursements above this many fen are prepared by one finance user and paid when a second approves them; 0: off (LEDGER_FOUR_EYES_ABOVE)")
 	fs.StringVar(&c.mustSign, "require-signatures", env("LEDGER_REQUIRE_SIGNATURES", ""), "commands that must be signed by their author (HTTP Message Signatures), comma-separated, e.g. issue_plan,disburse,approve_disbursement,record_acceptance (LEDGER_REQUIRE_SIGNATURES)")
+	fs.StringVar(&c.metricsAddr, "metrics", env("LEDGER_METRICS", ""), "a host:port serving Prometheus metrics (/metrics) apart from the API; empty: none (LEDGER_METRICS)")
+	fs.StringVar(&c.natsMonitor, "nats-monitor", env("LEDGER_NATS_MONITOR", ""), "a loopback host:port where the embedded NATS server serves its monitoring endpoint (/varz, /jsz) for nats-surveyor and the NATS CLI (LEDGER_NATS_MONITOR)")
 	fs.StringVar(&c.pprofAddr, "pprof", env("LEDGER_PPROF", ""), "a loopback host:port serving Go's profiles (/debug/pprof/) apart from the API; empty: none (LEDGER_PPROF)")
 	c.readerPass = getenv("LEDGER_NATS_READER_PASSWORD")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -206,11 +210,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		checkSyncAlways(nc, log)
 	}
 
+	metrics := httpapi.NewMetrics()
 	var store *eventstore.Store
 	// A cluster that is starting up has no JetStream leader for a while:
 	// wait for one rather than fail (a supervisor would only start again).
 	err = untilJetStream(ctx, cfg, log, func() error {
-		store, err = eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: !cfg.groupCommit})
+		store, err = eventstore.Open(ctx, nc, eventstore.Config{Replicas: cfg.replicas, Source: cfg.source, NoGroupCommit: !cfg.groupCommit,
+			ObserveAppend: metrics.ObserveAppend})
 		return err
 	})
 	if err != nil {
@@ -346,7 +352,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	api := httpapi.New(httpapi.Config{Commands: cmds, Health: watch, Views: views, Source: store, Log: log,
-		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: auth, Users: users, MustSign: mustSign})
+		Audit: checkpointer, Checkpoints: cps, Key: signer.Key, Webhooks: hooks, Gate: gate, Limits: cfg.limits, Auth: auth, Users: users, MustSign: mustSign,
+		Metrics: metrics})
+	metrics.Watch(api, store)
+	if cfg.metricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.metricsAddr, metrics.Handler(), stdout)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -457,6 +472,22 @@ func serveProfiles(addr string, stdout io.Writer) (func(), error) {
 	return func() { _ = srv.Close(); <-done }, nil
 }
 
+// serveMetrics serves the Prometheus metrics on a listener of their own; the
+// returned function stops that server and waits for it.
+func serveMetrics(addr string, h http.Handler, stdout io.Writer) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "ledger: metrics on http://%s/metrics\n", ln.Addr())
+	return func() { _ = srv.Close(); <-done }, nil
+}
+
 // parseSize reads a byte count with an optional K, M, G or T suffix (powers of 1024).
 func parseSize(s string) (int64, error) {
 	mult := int64(1)
@@ -555,7 +586,7 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 			return nil, fmt.Errorf("--nats-subscribers %s: %w", cfg.subscribers, err)
 		}
 	}
-	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, ReaderPassword: cfg.readerPass,
+	emb, err := eventstore.StartServer(eventstore.ServerConfig{DataDir: dir, Listen: cfg.natsListen, MonitorAddr: cfg.natsMonitor, ReaderPassword: cfg.readerPass,
 		Subscribers: subs, Logger: log, MaxStore: cfg.maxStore, MinFree: cfg.minFree})
 	if err != nil {
 		lock.Release()
@@ -569,6 +600,9 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 	}
 	if u := emb.ClientURL(); u != "" {
 		fmt.Fprintf(stdout, "ledger: NATS clients on %s\n", u)
+	}
+	if u := emb.MonitorURL(); u != "" {
+		fmt.Fprintf(stdout, "ledger: NATS monitoring on %s/varz\n", u)
 	}
 	c.nc, c.emb = nc, emb
 	c.close = func() {
