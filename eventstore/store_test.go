@@ -366,7 +366,7 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var asyncErrs []error
-	rd, err := nats.Connect(srv.ClientURL(), nats.UserInfo("reader", "s3cret"), nats.CustomInboxPrefix(InboxPrefix("reader")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	rd, err := nats.Connect(srv.ClientURL(), nats.Timeout(20*time.Second), nats.UserInfo("reader", "s3cret"), nats.CustomInboxPrefix(InboxPrefix("reader")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		mu.Lock()
 		asyncErrs = append(asyncErrs, err)
 		mu.Unlock()
@@ -609,7 +609,7 @@ func TestRegionSubscriberIsConfined(t *testing.T) {
 
 	var asyncErrs []error
 	var mu sync.Mutex
-	sx, err := nats.Connect(srv.ClientURL(), nats.UserInfo("shaoxing", "sx-secret"), nats.CustomInboxPrefix(InboxPrefix("shaoxing")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	sx, err := nats.Connect(srv.ClientURL(), nats.Timeout(20*time.Second), nats.UserInfo("shaoxing", "sx-secret"), nats.CustomInboxPrefix(InboxPrefix("shaoxing")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		mu.Lock()
 		asyncErrs = append(asyncErrs, err)
 		mu.Unlock()

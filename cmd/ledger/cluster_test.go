@@ -148,7 +148,7 @@ func (c *natsCluster) urls() string {
 
 func (c *natsCluster) connect() *nats.Conn {
 	c.t.Helper()
-	nc, err := nats.Connect(c.urls(), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(c.urls(), nats.Timeout(20*time.Second), nats.MaxReconnects(-1))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -205,7 +205,7 @@ func streamLastSeq(t *testing.T, l *ledger) float64 {
 // subscriber with the read-only identity.
 func subscribe(t *testing.T, l *ledger) func(n int) []string {
 	t.Helper()
-	nc, err := nats.Connect(l.nats, nats.UserInfo("reader", "reader-secret"))
+	nc, err := nats.Connect(l.nats, nats.Timeout(20*time.Second), nats.UserInfo("reader", "reader-secret"))
 	if err != nil {
 		t.Fatal(err)
 	}

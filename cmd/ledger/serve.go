@@ -553,7 +553,7 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 		if what != "ledger serve" {
 			inbox = clientInbox(cfg.natsURL)
 		}
-		opts := []nats.Option{nats.Name("ledger"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), onClosed, nats.CustomInboxPrefix(inbox)}
+		opts := []nats.Option{nats.Name("ledger"), nats.Timeout(10 * time.Second), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), onClosed, nats.CustomInboxPrefix(inbox)}
 		if cfg.natsCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.natsCreds))
 		}

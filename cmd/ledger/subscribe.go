@@ -73,7 +73,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	if prefix == "" {
 		prefix = clientInbox(*natsURL)
 	}
-	opts := []nats.Option{nats.Name("ledger-subscribe " + *durable), nats.MaxReconnects(-1), nats.CustomInboxPrefix(prefix)}
+	opts := []nats.Option{nats.Name("ledger-subscribe " + *durable), nats.Timeout(10 * time.Second), nats.MaxReconnects(-1), nats.CustomInboxPrefix(prefix)}
 	if *creds != "" {
 		opts = append(opts, nats.UserCredentials(*creds))
 	}
