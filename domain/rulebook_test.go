@@ -60,6 +60,23 @@ func walk(at time.Time, awards Amounts, programmes ...string) []step {
 	return s
 }
 
+// toAcceptance completes a project being built (actual total 5000万, the
+// equipment purchase given) and takes it through preparing for acceptance,
+// the three items and the request to a passed acceptance, days 9 to 12
+// after at.
+func toAcceptance(at time.Time, equipment Fen) []step {
+	d := func(n int) At { return At{EffectiveTime: at.AddDate(0, 0, n)} }
+	return []step{
+		{owner, &Complete{At: d(9), ActualTotalInvestment: 5000 * Wan, ActualEquipmentPurchase: equipment}},
+		{owner, &PrepareAcceptance{At: d(10)}},
+		{owner, &FileAcceptanceItem{At: d(10), Item: ItemSpecialAcceptance, Reference: "r"}},
+		{owner, &FileAcceptanceItem{At: d(10), Item: ItemAuditReport, Reference: "r"}},
+		{owner, &FileAcceptanceItem{At: d(10), Item: ItemCompletionReport, Reference: "r"}},
+		{owner, &RequestAcceptance{At: d(11)}},
+		{province, &RecordAcceptance{At: d(12), Outcome: "passed", Reference: "r"}},
+	}
+}
+
 // TestEveryProgrammeWalksItsPath: for every programme of rulebook 2, a
 // project goes along the path its table states, by the roles it names, to
 // closure: applied, reviewed, planned, paid, completed, prepared for and
@@ -81,15 +98,7 @@ func TestEveryProgrammeWalksItsPath(t *testing.T) {
 			if r.AwardAfter != AwardAfterAcceptance {
 				script = append(script, step{finance, &Disburse{At: d(8), Source: src, Amount: 200 * Wan, Basis: "b"}})
 			}
-			script = append(script,
-				step{owner, &Complete{At: d(9), ActualTotalInvestment: 5000 * Wan, ActualEquipmentPurchase: 3000 * Wan}},
-				step{owner, &PrepareAcceptance{At: d(10)}},
-				step{owner, &FileAcceptanceItem{At: d(10), Item: ItemSpecialAcceptance, Reference: "r"}},
-				step{owner, &FileAcceptanceItem{At: d(10), Item: ItemAuditReport, Reference: "r"}},
-				step{owner, &FileAcceptanceItem{At: d(10), Item: ItemCompletionReport, Reference: "r"}},
-				step{owner, &RequestAcceptance{At: d(11)}},
-				step{province, &RecordAcceptance{At: d(12), Outcome: "passed", Reference: "r"}},
-			)
+			script = append(script, toAcceptance(at, 3000*Wan)...)
 			if r.AwardAfter == AwardAfterAcceptance {
 				script = append(script, step{actorOfRole(r.Planners[0]), &IssueInvestmentPlan{At: d(13), Reference: "award", Awards: Amounts{src: 150 * Wan}}},
 					step{finance, &Disburse{At: d(14), Source: src, Amount: 150 * Wan, Basis: "b"}})
@@ -137,15 +146,7 @@ func TestProgrammeRules(t *testing.T) {
 	noEnergy := allAttachments[:5]
 	bp := func(v int64) *int64 { return &v }
 	completed850 := func() []step {
-		s := walk(at, nil, "sx_850")
-		return append(s,
-			step{owner, &Complete{At: d(9), ActualTotalInvestment: 5000 * Wan, ActualEquipmentPurchase: 1000 * Wan}},
-			step{owner, &PrepareAcceptance{At: d(10)}},
-			step{owner, &FileAcceptanceItem{At: d(10), Item: ItemSpecialAcceptance, Reference: "r"}},
-			step{owner, &FileAcceptanceItem{At: d(10), Item: ItemAuditReport, Reference: "r"}},
-			step{owner, &FileAcceptanceItem{At: d(10), Item: ItemCompletionReport, Reference: "r"}},
-			step{owner, &RequestAcceptance{At: d(11)}},
-			step{province, &RecordAcceptance{At: d(12), Outcome: "passed", Reference: "r"}})
+		return append(walk(at, nil, "sx_850"), toAcceptance(at, 1000*Wan)...)
 	}
 	tests := []struct {
 		programme, rule, lines, what string
