@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"strings"
 	"sync"
 	"testing"
@@ -356,7 +357,7 @@ func TestCloudEventBodyDecodes(t *testing.T) {
 }
 
 func TestReaderMayReadButNotWrite(t *testing.T) {
-	h := startWith(t, ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ReaderPassword: "s3cret"})
+	h := startWith(t, ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0", ReaderPassword: quickHash(t, "s3cret")})
 	srv, st := h.srv, h.store
 	if _, err := StartServer(ServerConfig{DataDir: t.TempDir(), Listen: "0.0.0.0:4222"}); err == nil {
 		t.Fatal("a non-loopback listen address: want an error")
@@ -597,7 +598,7 @@ func conflictsFailAlone(t *testing.T, concurrent int) {
 // region's subjects, other consumers, and publishing — with real NATS permissions.
 func TestRegionSubscriberIsConfined(t *testing.T) {
 	h := startWith(t, ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Subscribers: []Subscriber{{User: "shaoxing", Password: "sx-secret", Subjects: []string{"ledger.330600.>"}}}})
+		Subscribers: []Subscriber{{User: "shaoxing", Password: quickHash(t, "sx-secret"), Subjects: []string{"ledger.330600.>"}}}})
 	srv, st := h.srv, h.store
 	appendOne(t, st, "SX1", 0, "", domain.ProjectClosed{}) // 330600.330682
 	if _, err := st.Append(context.Background(), AppendRequest{Project: "NB1", City: "330200", County: "330206", Events: []Draft{draft(domain.ProjectClosed{})}}); err != nil {
@@ -728,4 +729,17 @@ func TestFilter(t *testing.T) {
 			t.Errorf("Filter(%q, %q, %q, %q) = %q, want %q", tc.city, tc.county, tc.project, tc.event, got, tc.want)
 		}
 	}
+}
+
+// quickHash is pw as a bcrypt hash of the lowest cost, which the server
+// keeps as given: at the default cost a race-built server on two loaded
+// cores took over a second to check a password, and sent its first PING
+// before the client's handshake had its PONG ("expected 'PONG', got 'PING'").
+func quickHash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
 }
