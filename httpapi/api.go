@@ -189,6 +189,7 @@ func New(cfg Config) *API {
 	a.handle("GET /v1/webhooks", a.needs(hooks, "webhooks", a.listWebhooks))
 	a.handle("GET /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.getWebhook))
 	a.handle("DELETE /v1/webhooks/{id}", a.needs(hooks, "webhooks", a.deleteWebhook))
+	a.handle("POST /v1/webhooks/{id}/dead-letters/replay", a.needs(hooks, "webhooks", a.replayDeadLetters))
 	users := cfg.Users != nil
 	a.handle("GET /v1/me", a.getMe)
 	a.handle("POST /v1/me/keys", a.needs(users, "users", a.addKey))

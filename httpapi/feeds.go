@@ -271,8 +271,13 @@ func (a *API) takeFeed(r *http.Request) (release func(), p *Problem) {
 
 // webhookRequest registers an endpoint.
 type webhookRequest struct {
-	URL     string `json:"url"`
-	Secret  string `json:"secret"`
+	URL string `json:"url"`
+	// Secret signs the deliveries (Standard Webhooks): "whsec_" and base64
+	// of 24 to 64 bytes, or any 16 to 256 characters; left out, one is
+	// generated and returned in the answer, once.
+	Secret string `json:"secret,omitempty"`
+	// Mode is the CloudEvents HTTP mode: "structured" (default) or "binary".
+	Mode    string `json:"mode,omitempty"`
 	City    string `json:"city,omitempty"`
 	County  string `json:"county,omitempty"`
 	Project string `json:"project,omitempty"`
@@ -299,7 +304,7 @@ func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	ep, err := a.webhooks.Register(r.Context(), req.URL, req.Secret, filter, req.FromSeq)
+	ep, err := a.webhooks.Register(r.Context(), webhooks.Registration{URL: req.URL, Secret: req.Secret, Filter: filter, From: req.FromSeq, Mode: req.Mode})
 	if errors.Is(err, webhooks.ErrLimit) {
 		writeProblem(w, r, newProblem(http.StatusConflict, "too-many-webhooks", err.Error()))
 		return
@@ -312,7 +317,10 @@ func (a *API) registerWebhook(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
 		return
 	}
-	ep.Secret = ""
+	if req.Secret != "" {
+		ep.Secret = "" // the caller has it; a generated one is shown this once
+	}
+	ep.URL = webhooks.MaskURL(ep.URL)
 	w.Header().Set("Location", "/v1/webhooks/"+ep.ID)
 	writeJSON(w, http.StatusCreated, ep)
 }
@@ -338,6 +346,25 @@ func (a *API) getWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// replayLimit is the most dead letters one replay request delivers.
+const replayLimit = 100
+
+func (a *API) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if !a.requireAdmin(w, r) {
+		return
+	}
+	out, err := a.webhooks.ReplayDeadLetters(r.Context(), r.PathValue("id"), replayLimit)
+	if errors.Is(err, webhooks.ErrNotFound) {
+		writeProblem(w, r, newProblem(http.StatusNotFound, "no-such-webhook", err.Error()))
+		return
+	}
+	if err != nil {
+		writeProblem(w, r, problemFor(err, a.log, r.Header.Get(HeaderRequestID)))
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/identity"
+	"github.com/zjfund/ledger/webhooks"
 )
 
 // OpenAPI builds the OpenAPI 3.1 document of the API from the command route
@@ -221,21 +222,36 @@ func OpenAPI() map[string]any {
 			"404": problemResp("no such event type")},
 	})
 	whID := map[string]any{"name": "id", "in": "path", "required": true, "schema": str}
+	json200 := func(desc string, schema map[string]any) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": schema}}}
+	}
 	op("POST /v1/webhooks", map[string]any{
-		"operationId": "registerWebhook", "summary": "Register an endpoint: each matching event is POSTed to it as a CloudEvent (structured JSON), signed in Ledger-Signature (t=<unix>,sha256=<HMAC-SHA256(secret, \"<t>.<body>\")>), one at a time in stream order, retried with backoff, then set aside as a dead letter.", "tags": []string{"feeds"},
+		"operationId": "registerWebhook", "tags": []string{"feeds"},
+		"summary": "Register an endpoint: each matching event is POSTed to it as a CloudEvent, one at a time in stream order, retried with jittered backoff, then set aside as a dead letter.",
+		"description": "Deliveries are signed as the Standard Webhooks specification says: `webhook-id` (the event's id, the same on every attempt), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and base64 of HMAC-SHA256 under the secret's key of `<id>.<timestamp>.<body>`; the key is the base64-decoded part of a `whsec_` secret, else the secret's bytes). " +
+			"`Ledger-Sequence` carries the event's position in the stream, `Ledger-Event-Id` its id, `Ledger-Webhook` the endpoint; `User-Agent` is `ledger/<version>`. " +
+			"Deprecated, sent for one more release: `Ledger-Signature: t=<unix>,sha256=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`. " +
+			"`mode` `structured` (default) sends the event as `application/cloudevents+json`; `binary` sends its attributes as `ce-` headers and its data as an `application/json` body.",
 		"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s.ref(reflect.TypeFor[webhookRequest]())}}},
-		"responses": map[string]any{"201": map[string]any{"description": "registered (the secret is not echoed)", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}},
+		"responses": map[string]any{"201": json200("registered; `secret` is in the answer only when it was generated", s.ref(reflect.TypeFor[webhooks.Endpoint]())),
 			"400": problemResp("malformed"), "409": problemResp("too-many-webhooks: --webhook-max endpoints are registered"),
-			"422": problemResp("not an http(s) URL, a target on an internal address, or a secret shorter than 16 characters")},
+			"422": problemResp("not an http(s) URL, a target on an internal address, a secret that is not one, or an unknown mode")},
 	})
 	op("GET /v1/webhooks", map[string]any{
 		"operationId": "listWebhooks", "summary": "Every endpoint with its delivery status and dead letters.", "tags": []string{"feeds"},
-		"responses": map[string]any{"200": map[string]any{"description": "the endpoints", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
+		"responses": map[string]any{"200": json200("the endpoints", s.ref(reflect.TypeFor[webhookList]()))},
 	})
 	op("GET /v1/webhooks/{id}", map[string]any{
 		"operationId": "getWebhook", "summary": "One endpoint's delivery status: delivered, last sequence, failures, last error, dead letters.", "tags": []string{"feeds"},
 		"parameters": []any{whID},
-		"responses":  map[string]any{"200": map[string]any{"description": "the status", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}, "404": problemResp("no such webhook")},
+		"responses":  map[string]any{"200": json200("the status", s.ref(reflect.TypeFor[webhooks.Status]())), "404": problemResp("no such webhook")},
+	})
+	op("POST /v1/webhooks/{id}/dead-letters/replay", map[string]any{
+		"operationId": "replayWebhookDeadLetters", "tags": []string{"feeds"},
+		"summary":     "Deliver the endpoint's dead letters again, oldest first, up to 100 per request, each once, in the request.",
+		"description": "A delivered one stops being a dead letter; a failed one stays with the new error. The regular deliveries go on meanwhile; receivers deduplicate by `webhook-id`.",
+		"parameters":  []any{whID},
+		"responses":   map[string]any{"200": json200("what was delivered, what failed, how many are left", s.ref(reflect.TypeFor[webhooks.Replayed]())), "404": problemResp("no such webhook")},
 	})
 	op("DELETE /v1/webhooks/{id}", map[string]any{
 		"operationId": "deleteWebhook", "summary": "Stop delivering to an endpoint and forget it.", "tags": []string{"feeds"},

@@ -1,8 +1,11 @@
 // Package webhooks delivers the ledger's events to registered HTTP
-// endpoints: each event as a CloudEvent (structured JSON) in a POST, signed
-// with HMAC-SHA256 under the endpoint's secret, one at a time in stream order
-// (so in order per project), retried with backoff, and set aside as a dead
-// letter after too many failures. Each endpoint reads through a durable
+// endpoints: each event as a CloudEvent in a POST (structured JSON, or binary
+// mode: the attributes in ce- headers and the event's data as the body),
+// signed as the Standard Webhooks specification says (webhook-id,
+// webhook-timestamp, webhook-signature), one at a time in stream order (so in
+// order per project), retried with jittered exponential backoff, and set
+// aside as a dead letter after too many failures; dead letters can be
+// delivered again (ReplayDeadLetters). Each endpoint reads through a durable
 // JetStream consumer of its own, so deliveries resume after a restart.
 //
 // Where several ledger instances share one stream, every instance knows
@@ -19,12 +22,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,6 +40,9 @@ import (
 	"syscall"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,7 +53,30 @@ type Endpoint struct {
 	URL     string    `json:"url"`
 	Secret  string    `json:"secret,omitempty"`
 	Filter  string    `json:"filter"` // subject filter on the ledger stream
+	// Mode is how each event is carried: ModeStructured (the CloudEvent as
+	// JSON, the default; endpoints registered before modes existed) or
+	// ModeBinary.
+	Mode    string    `json:"mode,omitempty"`
 	Created time.Time `json:"created"`
+}
+
+// The CloudEvents HTTP content modes an endpoint can choose.
+const (
+	ModeStructured = "structured" // the whole event as application/cloudevents+json
+	ModeBinary     = "binary"     // attributes in ce- headers, the data as the body
+)
+
+// Registration is what an endpoint is registered with.
+type Registration struct {
+	URL string
+	// Secret signs the deliveries: a Standard Webhooks secret ("whsec_"
+	// and base64 of 24 to 64 bytes, the bytes being the key), or, as
+	// before, any 16 to 256 characters (their bytes being the key). Empty:
+	// one is generated and returned once.
+	Secret string
+	Filter string // subject filter on the ledger stream
+	From   uint64 // 1: from the start of the stream; 0: new events only
+	Mode   string // ModeStructured (default) or ModeBinary
 }
 
 // Status is how deliveries to an endpoint stand.
@@ -83,6 +114,8 @@ type Config struct {
 	AllowPrivate bool
 	Replicas     int // of the bucket, when it is created (1 embedded, 3 on a cluster)
 	Logger       *slog.Logger
+	// UserAgent is sent with each delivery (default "ledger").
+	UserAgent string
 }
 
 // Manager keeps the endpoints and runs one delivery worker per endpoint.
@@ -98,6 +131,8 @@ type Manager struct {
 	workers    map[string]*worker
 	reserved   int // registrations under way, counted against MaxEndpoints
 	delivering bool
+
+	replayMu sync.Mutex // one replay of dead letters at a time on this instance
 
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -127,6 +162,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Manager, error) {
 	}
 	if cfg.MaxEndpoints <= 0 {
 		cfg.MaxEndpoints = 100
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "ledger"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -256,8 +294,10 @@ var ErrInvalid = errors.New("invalid webhook")
 var ErrLimit = errors.New("too many webhooks")
 
 // Register adds an endpoint and starts delivering to it the events matching
-// filter from the stream position from (1: the beginning; 0: new events).
-func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, from uint64) (Endpoint, error) {
+// reg.Filter from the stream position reg.From. The endpoint returned carries
+// its secret (generated when none was given); Status never shows it.
+func (m *Manager) Register(ctx context.Context, reg Registration) (Endpoint, error) {
+	rawURL := reg.URL
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return Endpoint{}, fmt.Errorf("%w: url %q is not an http(s) URL", ErrInvalid, MaskURL(rawURL))
@@ -273,11 +313,26 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 			}
 		}
 	}
-	if len(secret) < 16 || len(secret) > 256 {
-		return Endpoint{}, fmt.Errorf("%w: the secret must be 16 to 256 characters", ErrInvalid)
+	secret := reg.Secret
+	if secret == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		secret = secretPrefix + base64.StdEncoding.EncodeToString(b)
 	}
+	if _, err := signingKey(secret); err != nil {
+		return Endpoint{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	filter, from := reg.Filter, reg.From
 	if len(filter) > 256 {
 		return Endpoint{}, fmt.Errorf("%w: the filter is longer than 256 bytes", ErrInvalid)
+	}
+	mode := reg.Mode
+	switch mode {
+	case "":
+		mode = ModeStructured
+	case ModeStructured, ModeBinary:
+	default:
+		return Endpoint{}, fmt.Errorf("%w: mode %q is neither %q nor %q", ErrInvalid, mode, ModeStructured, ModeBinary)
 	}
 	m.mu.Lock()
 	n := len(m.endpoints) + m.reserved
@@ -294,7 +349,7 @@ func (m *Manager) Register(ctx context.Context, rawURL, secret, filter string, f
 	}()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	ep := Endpoint{ID: "wh-" + hex.EncodeToString(b), URL: rawURL, Secret: secret, Filter: filter, Created: time.Now().UTC()}
+	ep := Endpoint{ID: "wh-" + hex.EncodeToString(b), URL: rawURL, Secret: secret, Filter: filter, Mode: mode, Created: time.Now().UTC()}
 	cc := jetstream.ConsumerConfig{Durable: ep.ID, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1,
 		AckWait: m.cfg.Timeout + 5*time.Second, DeliverPolicy: jetstream.DeliverNewPolicy}
 	if from > 0 {
@@ -334,6 +389,9 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	}
 	_ = m.stream.DeleteConsumer(ctx, id)
 	_ = m.kv.Delete(ctx, id+".status")
+	for _, dl := range m.deadLetters(ctx)[id] {
+		_ = m.kv.Delete(ctx, deadKey(id, dl.Seq))
+	}
 	return m.kv.Delete(ctx, id)
 }
 
@@ -342,6 +400,13 @@ var ErrNotFound = errors.New("not found")
 
 // Status returns the endpoint's delivery status (its secret left out).
 func (m *Manager) Status(id string) (Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.status(ctx, id, m.deadLetters(ctx)[id])
+}
+
+// status is id's status with its dead letters dead.
+func (m *Manager) status(ctx context.Context, id string, dead []DeadLetter) (Status, error) {
 	m.mu.Lock()
 	ep, known := m.endpoints[id]
 	w := m.workers[id]
@@ -353,48 +418,69 @@ func (m *Manager) Status(id string) (Status, error) {
 	if w != nil {
 		w.mu.Lock()
 		st = w.st
-		st.DeadLetters = append([]DeadLetter{}, w.st.DeadLetters...)
 		w.mu.Unlock()
 	} else {
 		// Delivered by another instance: as the bucket keeps it.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		st = m.stored(ctx, ep)
+	}
+	st.DeadLetters = dead
+	if st.DeadLetters == nil {
+		st.DeadLetters = []DeadLetter{}
+	}
+	if st.Mode == "" {
+		st.Mode = ModeStructured
 	}
 	st.Secret = ""
 	st.URL = MaskURL(st.URL)
 	return st, nil
 }
 
-// stored is an endpoint's status as the bucket keeps it: the counts the
-// delivering instance saved, and the dead letters.
+// stored is an endpoint's delivery counts as the delivering instance saved
+// them in the bucket.
 func (m *Manager) stored(ctx context.Context, ep Endpoint) Status {
-	st := Status{Endpoint: ep, DeadLetters: []DeadLetter{}}
+	st := Status{Endpoint: ep}
 	if e, err := m.kv.Get(ctx, ep.ID+".status"); err == nil {
 		var c counts
 		if json.Unmarshal(e.Value(), &c) == nil {
 			st.Delivered, st.LastSeq, st.Failures, st.LastError, st.LastErrorAt = c.Delivered, c.LastSeq, c.Failures, c.LastError, c.LastErrorAt
 		}
 	}
-	if keys, err := m.kv.ListKeys(ctx, jetstream.MetaOnly()); err == nil {
-		prefix := ep.ID + ".dead."
-		var seqs []string
-		for k := range keys.Keys() {
-			if strings.HasPrefix(k, prefix) {
-				seqs = append(seqs, k)
-			}
-		}
-		for _, k := range seqs {
-			if e, err := m.kv.Get(ctx, k); err == nil {
-				var dl DeadLetter
-				if json.Unmarshal(e.Value(), &dl) == nil {
-					st.DeadLetters = append(st.DeadLetters, dl)
-				}
-			}
-		}
-		sort.Slice(st.DeadLetters, func(i, j int) bool { return st.DeadLetters[i].Seq < st.DeadLetters[j].Seq })
-	}
 	return st
+}
+
+// deadKey is the bucket's key of an endpoint's dead letter.
+func deadKey(id string, seq uint64) string { return fmt.Sprintf("%s.dead.%d", id, seq) }
+
+// deadLetters reads every endpoint's dead letters from the bucket (where
+// they are kept, whichever instance set them aside or replayed them), by
+// endpoint, oldest first.
+func (m *Manager) deadLetters(ctx context.Context) map[string][]DeadLetter {
+	out := map[string][]DeadLetter{}
+	keys, err := m.kv.ListKeys(ctx, jetstream.MetaOnly())
+	if err != nil {
+		return out
+	}
+	var dead []string
+	for k := range keys.Keys() {
+		if strings.Contains(k, ".dead.") {
+			dead = append(dead, k)
+		}
+	}
+	for _, k := range dead {
+		e, err := m.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var dl DeadLetter
+		if json.Unmarshal(e.Value(), &dl) == nil {
+			id := k[:strings.Index(k, ".dead.")]
+			out[id] = append(out[id], dl)
+		}
+	}
+	for _, dls := range out {
+		sort.Slice(dls, func(i, j int) bool { return dls[i].Seq < dls[j].Seq })
+	}
+	return out
 }
 
 // counts is what the bucket keeps of an endpoint's deliveries.
@@ -427,9 +513,12 @@ func (m *Manager) List() []Status {
 	}
 	m.mu.Unlock()
 	sort.Strings(ids)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dead := m.deadLetters(ctx)
 	out := []Status{}
 	for _, id := range ids {
-		if st, err := m.Status(id); err == nil {
+		if st, err := m.status(ctx, id, dead[id]); err == nil {
 			out = append(out, st)
 		}
 	}
@@ -533,7 +622,7 @@ func (m *Manager) Close() {
 // worker runs already.
 func (m *Manager) start(ep Endpoint) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{cancel: cancel, done: make(chan struct{}), st: Status{Endpoint: ep, DeadLetters: []DeadLetter{}}}
+	w := &worker{cancel: cancel, done: make(chan struct{}), st: Status{Endpoint: ep}}
 	m.mu.Lock()
 	if !m.delivering || m.workers[ep.ID] != nil {
 		m.mu.Unlock()
@@ -548,8 +637,52 @@ func (m *Manager) start(ep Endpoint) {
 	}()
 }
 
-// Sign is the signature header value of body under secret at time t:
-// "t=<unix seconds>,sha256=<hex HMAC-SHA256(secret, "<t>.<body>")>".
+// secretPrefix marks a Standard Webhooks secret: base64 of the key's bytes.
+const secretPrefix = "whsec_"
+
+// signingKey is the HMAC key of secret: the decoded bytes of a "whsec_"
+// secret, the bytes of any other.
+func signingKey(secret string) ([]byte, error) {
+	if b64, ok := strings.CutPrefix(secret, secretPrefix); ok {
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(key) < 24 || len(key) > 64 {
+			return nil, errors.New(`secret: a "whsec_" secret is base64 of 24 to 64 bytes`)
+		}
+		return key, nil
+	}
+	if len(secret) < 16 || len(secret) > 256 {
+		return nil, errors.New(`secret: the secret must be 16 to 256 characters, or "whsec_" and base64 of 24 to 64 bytes (or left out: one is generated)`)
+	}
+	return []byte(secret), nil
+}
+
+// Standard Webhooks headers (https://www.standardwebhooks.com): the
+// message's id (the event's id, the same on every attempt, for
+// deduplication), the time of the attempt in Unix seconds, and the
+// signature.
+const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
+)
+
+// StandardSignature is the webhook-signature value of a delivery:
+// "v1," and base64 of HMAC-SHA256(key, "<id>.<unix seconds>.<body>"), where
+// key is the secret's signing key.
+func StandardSignature(secret, id string, t time.Time, body []byte) (string, error) {
+	key, err := signingKey(secret)
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, t.Unix())
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// Sign is the deprecated Ledger-Signature header value of body under secret
+// at time t: "t=<unix seconds>,sha256=<hex HMAC-SHA256(secret, "<t>.<body>")>".
+// It is sent next to the Standard Webhooks signature for one release.
 func Sign(secret string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -558,8 +691,24 @@ func Sign(secret string, t time.Time, body []byte) string {
 	return "t=" + ts + ",sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// SignatureHeader carries the signature of each delivery.
+// SignatureHeader carries the deprecated signature (see Sign).
 const SignatureHeader = "Ledger-Signature"
+
+// Headers that say which delivery this is: the event's position in the
+// ledger's stream, its id, and the endpoint.
+const (
+	HeaderSequence = "Ledger-Sequence"
+	HeaderEventID  = "Ledger-Event-Id"
+	HeaderWebhook  = "Ledger-Webhook"
+)
+
+// retryDelay is how long to wait before the attempt after the n-th (n ≥ 1):
+// base doubled each time, capped at a minute, and jittered into its upper
+// half so that endpoints that failed together do not retry together.
+func retryDelay(base time.Duration, n uint64) time.Duration {
+	d := min(base<<min(n-1, 6), time.Minute)
+	return d/2 + mrand.N(d/2+1)
+}
 
 func (m *Manager) run(ctx context.Context, w *worker) {
 	ep := w.st.Endpoint
@@ -572,8 +721,8 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 	// one before a restart, delivered before).
 	prev := m.stored(ctx, ep)
 	w.mu.Lock()
-	w.st.Delivered, w.st.LastSeq, w.st.Failures, w.st.LastError, w.st.LastErrorAt, w.st.DeadLetters =
-		prev.Delivered, prev.LastSeq, prev.Failures, prev.LastError, prev.LastErrorAt, prev.DeadLetters
+	w.st.Delivered, w.st.LastSeq, w.st.Failures, w.st.LastError, w.st.LastErrorAt =
+		prev.Delivered, prev.LastSeq, prev.Failures, prev.LastError, prev.LastErrorAt
 	w.mu.Unlock()
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
@@ -589,7 +738,7 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 			if err != nil {
 				continue
 			}
-			err = m.deliver(ctx, ep, msg, meta.Sequence.Stream)
+			err = m.deliver(ctx, ep, msg.Data(), meta.Sequence.Stream)
 			w.mu.Lock()
 			if err == nil {
 				w.st.Delivered++
@@ -602,39 +751,68 @@ func (m *Manager) run(ctx context.Context, w *worker) {
 			now := time.Now().UTC()
 			w.st.Failures++
 			w.st.LastError, w.st.LastErrorAt = err.Error(), &now
+			w.mu.Unlock()
 			if int(meta.NumDelivered) >= m.cfg.MaxAttempts {
-				var id struct {
-					ID string `json:"id"`
-				}
-				_ = json.Unmarshal(msg.Data(), &id)
-				dl := DeadLetter{Seq: meta.Sequence.Stream, EventID: id.ID, Attempts: meta.NumDelivered, Error: err.Error(), At: now}
-				w.st.DeadLetters = append(w.st.DeadLetters, dl)
-				w.mu.Unlock()
+				dl := DeadLetter{Seq: meta.Sequence.Stream, EventID: eventID(msg.Data()), Attempts: meta.NumDelivered, Error: err.Error(), At: now}
 				data, _ := json.Marshal(dl)
-				_, _ = m.kv.Put(ctx, fmt.Sprintf("%s.dead.%d", ep.ID, dl.Seq), data)
+				_, _ = m.kv.Put(ctx, deadKey(ep.ID, dl.Seq), data)
 				m.cfg.Logger.Warn("webhook event set aside as a dead letter", "id", ep.ID, "seq", dl.Seq, "err", err)
 				m.save(ctx, w)
 				_ = msg.DoubleAck(ctx)
 				continue
 			}
-			w.mu.Unlock()
 			m.save(ctx, w)
-			delay := m.cfg.Backoff << min(meta.NumDelivered-1, 6)
-			_ = msg.NakWithDelay(min(delay, time.Minute))
+			_ = msg.NakWithDelay(retryDelay(m.cfg.Backoff, meta.NumDelivered))
 		}
 	}
 }
 
-func (m *Manager) deliver(ctx context.Context, ep Endpoint, msg jetstream.Msg, seq uint64) error {
-	body := msg.Data()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+// eventID is the id of the stored event body.
+func eventID(body []byte) string {
+	var e struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.ID
+}
+
+// deliver POSTs the stored event body (the event at stream sequence seq) to
+// ep, in ep's mode, signed.
+func (m *Manager) deliver(ctx context.Context, ep Endpoint, body []byte, seq uint64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/cloudevents+json; charset=utf-8")
-	req.Header.Set(SignatureHeader, Sign(ep.Secret, time.Now(), body))
-	req.Header.Set("Ledger-Sequence", strconv.FormatUint(seq, 10))
-	req.Header.Set("Ledger-Webhook", ep.ID)
+	id := eventID(body)
+	if ep.Mode == ModeBinary {
+		ev := cloudevents.NewEvent()
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return fmt.Errorf("event %d as a CloudEvent: %w", seq, err)
+		}
+		if err := cehttp.WriteRequest(ctx, binding.ToMessage(&ev), req); err != nil {
+			return fmt.Errorf("event %d in binary mode: %w", seq, err)
+		}
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return err
+		}
+	} else {
+		req.Header.Set("Content-Type", "application/cloudevents+json; charset=utf-8")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	now := time.Now()
+	sig, err := StandardSignature(ep.Secret, id, now, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(HeaderID, id)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, sig)
+	req.Header.Set(SignatureHeader, Sign(ep.Secret, now, body))
+	req.Header.Set(HeaderSequence, strconv.FormatUint(seq, 10))
+	req.Header.Set(HeaderEventID, id)
+	req.Header.Set(HeaderWebhook, ep.ID)
+	req.Header.Set("User-Agent", m.cfg.UserAgent)
 	resp, err := m.client.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -649,4 +827,55 @@ func (m *Manager) deliver(ctx context.Context, ep Endpoint, msg jetstream.Msg, s
 		return fmt.Errorf("%s answered %s", MaskURL(ep.URL), resp.Status)
 	}
 	return nil
+}
+
+// Replayed is what a replay of dead letters did.
+type Replayed struct {
+	Delivered []uint64     `json:"delivered"` // the sequences delivered, no longer dead letters
+	Failed    []DeadLetter `json:"failed"`    // still dead letters, with this attempt's error
+	Remaining int          `json:"remaining"` // dead letters left, the failed included
+}
+
+// ReplayDeadLetters delivers id's dead letters again, oldest first, at most
+// limit of them, each once, in this call (so by whichever instance is asked,
+// next to the regular deliveries, which go on). A delivered one stops being
+// a dead letter; a failed one stays, with the new error and one more
+// attempt. Receivers deduplicate by webhook-id, which is the event's id on
+// every attempt.
+func (m *Manager) ReplayDeadLetters(ctx context.Context, id string, limit int) (Replayed, error) {
+	m.replayMu.Lock()
+	defer m.replayMu.Unlock()
+	m.mu.Lock()
+	ep, known := m.endpoints[id]
+	m.mu.Unlock()
+	if !known {
+		return Replayed{}, fmt.Errorf("%w: no webhook %s", ErrNotFound, id)
+	}
+	dead := m.deadLetters(ctx)[id]
+	out := Replayed{Delivered: []uint64{}, Failed: []DeadLetter{}}
+	for i, dl := range dead {
+		if i >= limit || ctx.Err() != nil {
+			break
+		}
+		msg, err := m.stream.GetMsg(ctx, dl.Seq)
+		if err == nil {
+			err = m.deliver(ctx, ep, msg.Data, dl.Seq)
+		}
+		if err == nil {
+			if err := m.kv.Delete(ctx, deadKey(id, dl.Seq)); err != nil {
+				return out, err
+			}
+			out.Delivered = append(out.Delivered, dl.Seq)
+			continue
+		}
+		dl.Attempts++
+		dl.Error, dl.At = err.Error(), time.Now().UTC()
+		data, _ := json.Marshal(dl)
+		if _, err := m.kv.Put(ctx, deadKey(id, dl.Seq), data); err != nil {
+			return out, err
+		}
+		out.Failed = append(out.Failed, dl)
+	}
+	out.Remaining = len(dead) - len(out.Delivered)
+	return out, nil
 }

@@ -1,9 +1,15 @@
 package webhooks
 
 import (
+	"encoding/base64"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/goleak"
 )
 
@@ -33,6 +39,78 @@ func TestMaskURL(t *testing.T) {
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestStandardSignature: the signature a Standard Webhooks receiver's
+// library verifies, for a "whsec_" secret (its decoded bytes the key) and
+// for a plain one (its bytes the key).
+func TestStandardSignature(t *testing.T) {
+	body := []byte(`{"specversion":"1.0","id":"e-1"}`)
+	now := time.Now()
+	for _, c := range []struct {
+		secret string
+		verify func() (*standardwebhooks.Webhook, error)
+	}{
+		{"whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef01234567")), func() (*standardwebhooks.Webhook, error) {
+			return standardwebhooks.NewWebhook("whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef01234567")))
+		}},
+		{"a-very-secret-webhook-key", func() (*standardwebhooks.Webhook, error) {
+			return standardwebhooks.NewWebhookRaw([]byte("a-very-secret-webhook-key"))
+		}},
+	} {
+		sig, err := StandardSignature(c.secret, "e-1", now, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wh, err := c.verify()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set(HeaderID, "e-1")
+		h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		h.Set(HeaderSignature, sig)
+		if err := wh.Verify(body, h); err != nil {
+			t.Errorf("secret %q: %v", c.secret, err)
+		}
+		if err := wh.Verify(append(body, ' '), h); err == nil {
+			t.Errorf("secret %q: a changed body verified", c.secret)
+		}
+	}
+}
+
+// TestSecrets: what a registration's secret may be.
+func TestSecrets(t *testing.T) {
+	for secret, ok := range map[string]bool{
+		"a-very-secret-webhook-key": true,
+		"short":                     false,
+		strings.Repeat("x", 257):    false,
+		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 32)): true,
+		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 8)):  false,
+		"whsec_not base64!!!!!!!!!!!!!!!!!!!!!!!!":                      false,
+	} {
+		if _, err := signingKey(secret); (err == nil) != ok {
+			t.Errorf("secret %.20q: err %v, want ok=%v", secret, err, ok)
+		}
+	}
+}
+
+// TestRetryDelayIsJittered: each delay in the upper half of the doubled
+// base (capped at a minute), and not the same every time.
+func TestRetryDelayIsJittered(t *testing.T) {
+	for n, full := range map[uint64]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: time.Minute, 30: time.Minute} {
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := retryDelay(time.Second, n)
+			if d < full/2 || d > full {
+				t.Fatalf("attempt %d: delay %v outside [%v, %v]", n, d, full/2, full)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 10 {
+			t.Errorf("attempt %d: only %d distinct delays in 200", n, len(seen))
 		}
 	}
 }

@@ -91,6 +91,24 @@ func versionString() string {
 	return out + " " + bi.GoVersion
 }
 
+// userAgent is the User-Agent of the ledger's own requests (webhook
+// deliveries): "ledger/<version>", the version being the module's, or
+// "devel" and the commit.
+func userAgent() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return "ledger/" + bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				v += "-" + s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	return "ledger/" + v
+}
+
 const usage = `ledger — an event-sourced ledger of publicly funded projects on NATS JetStream
 
 Usage:

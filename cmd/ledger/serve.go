@@ -302,7 +302,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return nil
 	})
 	hooks, err := webhooks.Open(ctx, nc, webhooks.Config{Backoff: cfg.hookBackoff, MaxAttempts: cfg.hookAttempts,
-		MaxEndpoints: cfg.hookMax, AllowPrivate: cfg.hookPrivate, Replicas: cfg.replicas, Logger: log.With("component", "webhooks")})
+		MaxEndpoints: cfg.hookMax, AllowPrivate: cfg.hookPrivate, Replicas: cfg.replicas, Logger: log.With("component", "webhooks"), UserAgent: userAgent()})
 	if err != nil {
 		return err
 	}
