@@ -55,6 +55,42 @@ func OpenCheckpoints(ctx context.Context, nc *nats.Conn, replicas int) (*Checkpo
 	return &Checkpoints{js: js, stream: stream}, nil
 }
 
+// keyMetadata is the checkpoint stream's metadata entry holding the public
+// key the checkpoints are signed with, for readers that reach the ledger
+// only through NATS.
+const keyMetadata = "public_key"
+
+// PublishKey records the checkpoints' public key in the checkpoint stream's
+// metadata (when it is not there already).
+func (c *Checkpoints) PublishKey(ctx context.Context, key string) error {
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Config.Metadata[keyMetadata] == key {
+		return nil
+	}
+	cfg := info.Config
+	md := map[string]string{}
+	for k, v := range cfg.Metadata {
+		md[k] = v
+	}
+	md[keyMetadata] = key
+	cfg.Metadata = md
+	_, err = c.js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// PublishedKey is the public key the ledger recorded with PublishKey ("" when
+// none is).
+func (c *Checkpoints) PublishedKey(ctx context.Context) (string, error) {
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	return info.Config.Metadata[keyMetadata], nil
+}
+
 // Append stores a signed checkpoint of the tree of size leaves after the
 // checkpoint at sequence expected (0 for the first). It returns a
 // *ConflictError when another writer stored one first.

@@ -49,6 +49,18 @@ func TestAuditCommands(t *testing.T) {
 	if err := run(ctx, []string{"verify", "--data-dir", dir}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "OK: 9 events of 1 projects") {
 		t.Fatalf("verify the data dir: %v\n%s", err, out.String())
 	}
+	// A selection that matches nothing is not "OK".
+	out.Reset()
+	if err := run(ctx, []string{"verify", "--data-dir", dir, "--project", "NOPE"}, env, &out, io.Discard); err == nil || !strings.Contains(err.Error(), "--project NOPE") || strings.Contains(out.String(), "OK") {
+		t.Fatalf("verify --project NOPE: %v\n%s", err, out.String())
+	}
+	none := filepath.Join(t.TempDir(), "none.bundle")
+	if err := run(ctx, []string{"export", "--data-dir", dir, "--project", "NOPE", "--out", none}, env, &out, io.Discard); err == nil || !strings.Contains(err.Error(), "nothing exported") {
+		t.Fatalf("export --project NOPE: %v", err)
+	}
+	if _, err := os.Stat(none); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("export --project NOPE left a file: %v", err)
+	}
 	bundle := filepath.Join(t.TempDir(), "AU.bundle")
 	out.Reset()
 	if err := run(ctx, []string{"export", "--data-dir", dir, "--project", "AU", "--out", bundle}, env, &out, io.Discard); err != nil {

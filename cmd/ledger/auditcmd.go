@@ -14,7 +14,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -42,6 +45,21 @@ func (s *storeFlags) registerSelection(fs *flag.FlagSet, verb string) {
 	fs.StringVar(&s.project, "project", "", verb+" one project")
 	fs.StringVar(&s.city, "city", "", verb+" one city's projects (GB/T 2260 code)")
 	fs.StringVar(&s.county, "county", "", verb+" one county's projects")
+}
+
+// describe names the selection for messages: "--project X", "--city C
+// --county K".
+func (s *storeFlags) describe() string {
+	var parts []string
+	for _, f := range []struct{ flag, v string }{{"--project", s.project}, {"--city", s.city}, {"--county", s.county}} {
+		if f.v != "" {
+			parts = append(parts, f.flag+" "+f.v)
+		}
+	}
+	if len(parts) == 0 {
+		return "the selection"
+	}
+	return strings.Join(parts, " ")
 }
 
 // filter is the subject filter of the selection ("" for everything).
@@ -72,7 +90,7 @@ func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return def
 	})
-	fs.StringVar(&s.key, "key", "", "the checkpoints' public key, or a file holding it; default <data-dir>/checkpoint.key.pub")
+	fs.StringVar(&s.key, "key", "", "the checkpoints' public key, or a file holding it; default <data-dir>/checkpoint.key.pub, or with --nats-url the key the ledger recorded with its checkpoints")
 }
 
 // open connects to the stream and its checkpoints without creating anything.
@@ -118,6 +136,14 @@ func (s *storeFlags) open(ctx context.Context, what string) (*eventstore.Store, 
 		cps, err = eventstore.OpenCheckpoints(ctx, nc, 1)
 		if err == nil {
 			key, kerr := s.publicKey()
+			if kerr != nil && s.key == "" && s.natsURL != "" {
+				// No key given and no data directory here: the one the
+				// ledger recorded with its checkpoints (compare it with
+				// the key it publishes elsewhere).
+				if k, err := cps.PublishedKey(ctx); err == nil && k != "" {
+					key, kerr = k, nil
+				}
+			}
 			closeDir := func() {}
 			if s.natsURL == "" {
 				if dir, derr := identity.Open(ctx, nc, 1); derr == nil {
@@ -274,6 +300,9 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	if filter != "" && res.Events == 0 {
+		return fmt.Errorf("nothing verified: no event in the stream matches %s", sf.describe())
+	}
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "OK: %d events of %d projects verified in %s (%.0f events/s): hashes, chains, subjects, the domain rules, signed commands",
 		res.Events, res.Projects, took.Round(time.Millisecond), float64(res.Events)/took.Seconds())
@@ -360,6 +389,9 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && n == 0 {
+		err = fmt.Errorf("nothing exported: no event in the stream matches %s", sf.describe())
+	}
 	if err != nil {
 		os.Remove(*out)
 		return err
@@ -378,6 +410,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	asOf := fs.String("as-of", "", "as of this effective date (YYYY-MM-DD) or RFC 3339 time")
 	atSeq := fs.String("at-seq", "", "as of this stream position")
 	groupBy := fs.String("group-by", "city", "for the portfolio: city, county, programme, year, status or category")
+	asJSON := fs.Bool("json", false, "print the API's JSON answer instead of the table")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -394,32 +427,114 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 	} else {
 		q.Set("group_by", *groupBy)
 	}
-	body, _, err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	body, _, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}
-	if *project == "" {
-		_, err := stdout.Write(body)
+	if *asJSON {
+		_, err := stdout.Write(append(body, '\n'))
 		return err
 	}
+	if *project == "" {
+		return printSummary(stdout, body)
+	}
+	return printTimeline(stdout, body)
+}
+
+// printTimeline writes a project's timeline for people: each step's stream
+// position, effective date, recording time, actor and role, what changed,
+// and the running totals when money moved.
+func printTimeline(w io.Writer, body []byte) error {
 	var tl struct {
+		Project string `json:"project"`
+		Version uint64 `json:"version"`
 		Entries []struct {
-			Seq       uint64           `json:"seq"`
-			Effective time.Time        `json:"effective_time"`
-			Recorded  time.Time        `json:"recorded_time"`
-			Actor     string           `json:"actor"`
-			Role      string           `json:"role"`
-			Change    string           `json:"change"`
-			Disbursed map[string]int64 `json:"disbursed"`
-			Refunded  map[string]int64 `json:"refunded"`
+			Seq       uint64         `json:"seq"`
+			Effective time.Time      `json:"effective_time"`
+			Recorded  time.Time      `json:"recorded_time"`
+			Actor     string         `json:"actor"`
+			Role      string         `json:"role"`
+			Change    string         `json:"change"`
+			Status    string         `json:"status"`
+			Disbursed domain.Amounts `json:"disbursed"`
+			Refunded  domain.Amounts `json:"refunded"`
 		} `json:"entries"`
 	}
 	if err := json.Unmarshal(body, &tl); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "%s — %d events, version %d\n", tl.Project, len(tl.Entries), tl.Version)
+	var last string
 	for _, e := range tl.Entries {
-		fmt.Fprintf(stdout, "%6d  %s  (recorded %s)  %s [%s]\n        %s\n        disbursed %v  refunded %v\n",
-			e.Seq, e.Effective.Format("2006-01-02"), e.Recorded.Format(time.RFC3339), e.Actor, e.Role, e.Change, e.Disbursed, e.Refunded)
+		fmt.Fprintf(w, "%6d  %s  %s [%s]  → %s  (recorded %s)\n        %s\n",
+			e.Seq, e.Effective.Format("2006-01-02"), e.Actor, e.Role, e.Status, e.Recorded.UTC().Format("2006-01-02 15:04:05Z"), e.Change)
+		if money := "disbursed " + amounts(e.Disbursed) + ", refunded " + amounts(e.Refunded); money != last {
+			if len(e.Disbursed)+len(e.Refunded) > 0 {
+				fmt.Fprintf(w, "        so far: %s\n", money)
+			}
+			last = money
+		}
 	}
 	return nil
+}
+
+// printSummary writes the portfolio summary as a table, one row per group.
+func printSummary(w io.Writer, body []byte) error {
+	var s struct {
+		Position uint64 `json:"position"`
+		AsOf     string `json:"as_of"`
+		GroupBy  string `json:"group_by"`
+		Groups   []struct {
+			Key        string         `json:"key"`
+			Projects   int            `json:"projects"`
+			ByStatus   map[string]int `json:"by_status"`
+			Investment domain.Fen     `json:"total_investment"`
+			Totals     struct {
+				Awarded, Disbursed, Refunded, Outstanding domain.Fen
+			} `json:"totals"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return err
+	}
+	asOf := "now"
+	if s.AsOf != "" {
+		asOf = s.AsOf
+	}
+	fmt.Fprintf(w, "portfolio by %s as of %s (stream position %d); amounts in 万元\n", s.GroupBy, asOf, s.Position)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, s.GroupBy+"\tprojects\tinvestment\tawarded\tdisbursed\trefunded\toutstanding\t  by status")
+	for _, g := range s.Groups {
+		statuses := make([]string, 0, len(g.ByStatus))
+		for k, n := range g.ByStatus {
+			statuses = append(statuses, fmt.Sprintf("%s %d", k, n))
+		}
+		sort.Strings(statuses)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t  %s\n", g.Key, g.Projects, inWan(g.Investment), inWan(g.Totals.Awarded),
+			inWan(g.Totals.Disbursed), inWan(g.Totals.Refunded), inWan(g.Totals.Outstanding), strings.Join(statuses, ", "))
+	}
+	return tw.Flush()
+}
+
+// inWan is an amount in 万元 with up to two decimals.
+func inWan(f domain.Fen) string {
+	v := strconv.FormatFloat(float64(f)/float64(domain.Wan), 'f', 2, 64)
+	return strings.TrimSuffix(strings.TrimRight(v, "0"), ".")
+}
+
+// amounts is "none", or each source's amount in 万元.
+func amounts(a domain.Amounts) string {
+	if len(a) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, src := range domain.Sources {
+		if v, ok := a[src]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s万", src, inWan(v)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

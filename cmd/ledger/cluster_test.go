@@ -488,6 +488,12 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out.String())
 	}
 	t.Log(strings.TrimSpace(out.String()))
+	// Without --key and with no data directory at hand, the key the ledger
+	// recorded with its checkpoints is used.
+	out.Reset()
+	if err := run(ctx, []string{"verify", "--nats-url", c.urls(), "--data-dir", t.TempDir()}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), "signed by "+strings.TrimSpace(string(pub))) {
+		t.Fatalf("verify with the recorded key: %v\n%s", err, out.String())
+	}
 }
 
 // storedCheckpoint is the size of the latest checkpoint in the checkpoint stream.

@@ -516,7 +516,7 @@ func parseSize(s string) (int64, error) {
 
 func natsWhere(cfg serveConfig) string {
 	if cfg.natsURL != "" {
-		return cfg.natsURL
+		return redactURLs(cfg.natsURL)
 	}
 	return "embedded:" + cfg.dataDir
 }
@@ -560,7 +560,7 @@ func connectNATS(cfg serveConfig, what string, log *slog.Logger, stdout io.Write
 		opts = append(opts, cfg.natsTLS.options()...)
 		nc, err := nats.Connect(cfg.natsURL, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.natsURL, err)
+			return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(cfg.natsURL), err)
 		}
 		c.nc = nc
 		c.close = func() { closing.Store(true); _ = nc.FlushTimeout(2 * time.Second); nc.Close() }
@@ -689,7 +689,23 @@ func openAudit(ctx context.Context, nc *nats.Conn, cfg serveConfig, stdout io.Wr
 		fmt.Fprintf(stdout, "ledger: created the checkpoint signing key %s (keep it secret; publish the public key)\n", cfg.keyPath)
 	}
 	fmt.Fprintf(stdout, "ledger: checkpoints are signed with the public key %s\n", vkey)
+	// For auditors who read through NATS only (ledger verify/export --nats-url).
+	if err := cps.PublishKey(ctx, vkey); err != nil {
+		return nil, signingKey{}, fmt.Errorf("record the public key with the checkpoints: %w", err)
+	}
 	return cps, signingKey{Signer: s, Key: vkey}, nil
+}
+
+// redactURLs is a NATS URL list (comma-separated) with each URL's password
+// shown as "xxxxx", for messages and logs.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // keyName names the signing key after the installation's source.

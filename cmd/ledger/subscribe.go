@@ -79,7 +79,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	}
 	nc, err := nats.Connect(*natsURL, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", *natsURL, err)
+		return fmt.Errorf("connect to %s: %w", redactURLs(*natsURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
