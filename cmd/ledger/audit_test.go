@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -32,6 +33,22 @@ func TestAuditCommands(t *testing.T) {
 	})
 	if r := call(t, "GET", l.base+"/v1/events/8/proof", nil); r.status != 200 || len(r.body["proof"].([]any)) == 0 {
 		t.Fatalf("inclusion proof: %d %s", r.status, r.raw)
+	}
+	// replay for people, and --json for machines.
+	var rp bytes.Buffer
+	api := []string{"--url", l.base, "--token", tokenOf("audit")}
+	if err := run(context.Background(), append([]string{"replay", "--project", "AU"}, api...), func(string) string { return "" }, &rp, io.Discard); err != nil ||
+		!strings.Contains(rp.String(), "AU — 9 events") || !strings.Contains(rp.String(), "so far: disbursed central_budget 300万") || strings.Contains(rp.String(), "map[") {
+		t.Fatalf("replay --project: %v\n%s", err, rp.String())
+	}
+	rp.Reset()
+	if err := run(context.Background(), append([]string{"replay", "--as-of", "2009-12-31", "--group-by", "county"}, api...), func(string) string { return "" }, &rp, io.Discard); err != nil ||
+		!strings.Contains(rp.String(), "portfolio by county as of 2009-12-31") || !strings.Contains(rp.String(), "330682") {
+		t.Fatalf("replay --as-of: %v\n%s", err, rp.String())
+	}
+	rp.Reset()
+	if err := run(context.Background(), append([]string{"replay", "--json", "--project", "AU"}, api...), func(string) string { return "" }, &rp, io.Discard); err != nil || !json.Valid(rp.Bytes()) {
+		t.Fatalf("replay --json: %v\n%s", err, rp.String())
 	}
 	l.stop()
 
