@@ -28,6 +28,7 @@ func TestEverySubcommandsHelpAndBadFlags(t *testing.T) {
 		{[]string{"bench"}, "-smoke", "-bundle"},
 		{[]string{"users", "add"}, "-roles", "-bundle"},
 		{[]string{"users", "token"}, "-ttl-days", "-bundle"},
+		{[]string{"openapi"}, "-out", "-bundle"},
 	} {
 		name := strings.Join(c.args, " ")
 		var out, errb bytes.Buffer

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/zjfund/ledger/httpapi"
 )
 
 func main() {
@@ -91,6 +94,26 @@ func versionString() string {
 	return out + " " + bi.GoVersion
 }
 
+// openapiCmd is `ledger openapi`: the API's OpenAPI document.
+func openapiCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "write the document to this file instead of standard output")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	doc, err := json.MarshalIndent(httpapi.OpenAPI(), "", "  ")
+	if err != nil {
+		return err
+	}
+	doc = append(doc, '\n')
+	if *out == "" {
+		_, err = stdout.Write(doc)
+		return err
+	}
+	return os.WriteFile(*out, doc, 0o644)
+}
+
 // userAgent is the User-Agent of the ledger's own requests (webhook
 // deliveries): "ledger/<version>", the version being the module's, or
 // "devel" and the commit.
@@ -125,6 +148,8 @@ Usage:
                          --county, --type, --start, --out FILE or --exec CMD)
   ledger users VERB      manage users and their tokens (list, add, disable, enable, token, tokens, revoke)
   ledger bench [--smoke] append, rebuild, lag, query and memory figures against raw JetStream
+  ledger openapi         the API's OpenAPI 3.1 document (as GET /openapi.json serves it), for
+                         linters and client generators
   ledger version         the version, commit and Go it was built from
   ledger help            show this help
 
@@ -160,6 +185,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return subscribeCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "users":
 		return usersCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "openapi":
+		return openapiCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return nil
