@@ -83,7 +83,7 @@ func (s *storeFlags) openWithCheckpoints(ctx context.Context, what string) (*eve
 func (s *storeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&s.dataDir, "data-dir", envOr(getenv, "LEDGER_DATA_DIR", "data"), "a stopped ledger's data directory (LEDGER_DATA_DIR)")
 	fs.StringVar(&s.natsURL, "nats-url", getenv("LEDGER_NATS_URL"), "a running ledger's NATS, e.g. nats://reader:PASSWORD@127.0.0.1:4222 (LEDGER_NATS_URL)")
-	fs.StringVar(&s.natsCreds, "nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file for --nats-url")
+	fs.StringVar(&s.natsCreds, "nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file for --nats-url (LEDGER_NATS_CREDS)")
 	s.natsTLS.register(fs, func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestMetrics: with --metrics the ledger serves Prometheus metrics apart
@@ -58,6 +61,36 @@ func TestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// Parsed as Prometheus parses it: the commands recorded are the
+	// stream's events (each command of the script records one), by name.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("the metrics do not parse: %v", err)
+	}
+	recorded := map[string]float64{}
+	total := 0.0
+	for _, m := range mfs["ledger_commands_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		if labels["outcome"] == "recorded" {
+			recorded[labels["command"]] += m.GetCounter().GetValue()
+			total += m.GetCounter().GetValue()
+		}
+	}
+	last := mfs["ledger_stream_last_seq"].GetMetric()[0].GetGauge().GetValue()
+	hist := call(t, "GET", l.base+"/v1/projects/M1/events", nil, auditor...)
+	events, _ := hist.body["events"].([]any)
+	if total != last || int(total) != len(events) {
+		t.Errorf("%v commands recorded, the stream's last sequence %v, %d events in the history", total, last, len(events))
+	}
+	for _, name := range []string{"register", "screen", "submit_report", "record_review", "record_national_reply", "issue_plan", "open_special_account", "report_progress"} {
+		if recorded[name] != 1 {
+			t.Errorf("command %s recorded %v times, want 1 (its one event)", name, recorded[name])
 		}
 	}
 	if v := get(l.natsMonitor); !strings.Contains(v, `"server_name": "ledger"`) && !strings.Contains(v, `"server_name":"ledger"`) {

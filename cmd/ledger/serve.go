@@ -103,29 +103,31 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	c.natsTLS.register(fs, env)
 	fs.StringVar(&c.natsListen, "nats-listen", env("LEDGER_NATS_LISTEN", ""), "loopback host:port where the embedded NATS server accepts clients; empty: in-process only (LEDGER_NATS_LISTEN)")
 	fs.IntVar(&c.replicas, "replicas", envInt("LEDGER_REPLICAS", 0), "stream replicas when the stream is created: 1 embedded, 3 on a cluster by default (LEDGER_REPLICAS)")
-	leaseTTL := 10 * time.Second
-	if d, err := time.ParseDuration(getenv("LEDGER_LEASE_TTL")); err == nil {
-		leaseTTL = d
+	envDuration := func(name string, def time.Duration) time.Duration {
+		if d, err := time.ParseDuration(getenv(name)); err == nil {
+			return d
+		}
+		return def
 	}
-	fs.DurationVar(&c.leaseTTL, "lease-ttl", leaseTTL, "where several ledger instances share a stream, the checkpointer and webhook delivery run on one of them at a time, chosen by a lease in NATS; a dead holder's lease is taken over within this time (every instance must use the same; LEDGER_LEASE_TTL)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("LEDGER_LEASE_TTL", 10*time.Second), "where several ledger instances share a stream, the checkpointer and webhook delivery run on one of them at a time, chosen by a lease in NATS; a dead holder's lease is taken over within this time (every instance must use the same; LEDGER_LEASE_TTL)")
 	fs.StringVar(&c.instance, "instance", env("LEDGER_INSTANCE", ""), "this instance's name in the leases; default host:data-dir (LEDGER_INSTANCE)")
 	fs.StringVar(&c.source, "source", env("LEDGER_SOURCE", "urn:ledger:zhejiang"), "CloudEvents source of the events this installation writes (LEDGER_SOURCE)")
 	fs.StringVar(&c.logLevel, "log-level", env("LEDGER_LOG_LEVEL", "info"), "debug, info, warn or error (LEDGER_LOG_LEVEL)")
-	fs.DurationVar(&c.shutdownWait, "shutdown-wait", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.DurationVar(&c.shutdownWait, "shutdown-wait", envDuration("LEDGER_SHUTDOWN_WAIT", 30*time.Second), "how long SIGTERM waits for requests in flight (LEDGER_SHUTDOWN_WAIT)")
 	fs.IntVar(&c.checkpoint, "checkpoint-every", envInt("LEDGER_CHECKPOINT_EVERY", 10000), "events between checkpoints of the read models (LEDGER_CHECKPOINT_EVERY)")
 	fs.StringVar(&c.keyPath, "checkpoint-key", env("LEDGER_CHECKPOINT_KEY", ""), "the Ed25519 key that signs checkpoints, created on first start (mode 0600); default <data-dir>/checkpoint.key (LEDGER_CHECKPOINT_KEY)")
 	fs.Int64Var(&c.signEvery, "sign-every", int64(envInt("LEDGER_SIGN_EVERY", 1000)), "sign a checkpoint after this many new events (LEDGER_SIGN_EVERY)")
-	fs.DurationVar(&c.signInterval, "sign-interval", time.Minute, "or after this long, when there are new events")
+	fs.DurationVar(&c.signInterval, "sign-interval", envDuration("LEDGER_SIGN_INTERVAL", time.Minute), "or after this long, when there are new events (LEDGER_SIGN_INTERVAL)")
 	fs.StringVar(&c.subscribers, "nats-subscribers", env("LEDGER_NATS_SUBSCRIBERS", ""), "JSON file of NATS identities confined to regions: [{\"user\", \"password\" (plain or bcrypt), \"subjects\": [\"ledger.330600.>\"]}] (LEDGER_NATS_SUBSCRIBERS)")
-	fs.DurationVar(&c.hookBackoff, "webhook-backoff", time.Second, "first retry delay of a failed webhook delivery, doubled each time up to a minute")
-	fs.IntVar(&c.hookAttempts, "webhook-attempts", 10, "deliveries of an event to a webhook before it becomes a dead letter")
+	fs.DurationVar(&c.hookBackoff, "webhook-backoff", envDuration("LEDGER_WEBHOOK_BACKOFF", time.Second), "first retry delay of a failed webhook delivery, doubled each time up to a minute, jittered (LEDGER_WEBHOOK_BACKOFF)")
+	fs.IntVar(&c.hookAttempts, "webhook-attempts", envInt("LEDGER_WEBHOOK_ATTEMPTS", 10), "deliveries of an event to a webhook before it becomes a dead letter (LEDGER_WEBHOOK_ATTEMPTS)")
 	fs.IntVar(&c.hookMax, "webhook-max", envInt("LEDGER_WEBHOOK_MAX", 100), "the most webhook endpoints; each holds a durable consumer (LEDGER_WEBHOOK_MAX)")
 	fs.IntVar(&c.limits.Feeds, "max-feeds", envInt("LEDGER_MAX_FEEDS", 256), "the most event feeds (SSE) open at once; beyond it 503 with Retry-After (LEDGER_MAX_FEEDS)")
 	fs.IntVar(&c.limits.FeedsPerClient, "max-feeds-per-client", envInt("LEDGER_MAX_FEEDS_PER_CLIENT", 16), "the most event feeds one client address may hold open; beyond it 429 (LEDGER_MAX_FEEDS_PER_CLIENT)")
 	fs.IntVar(&c.limits.Replays, "max-replays", envInt("LEDGER_MAX_REPLAYS", 2), "the most as-of or at-seq queries replaying the stream at once; beyond it 503 with Retry-After (LEDGER_MAX_REPLAYS)")
 	fs.BoolVar(&c.groupCommit, "group-commit", getenv("LEDGER_GROUP_COMMIT") != "0", "pack appends to different projects that arrive together into one atomic batch, one fsync for all (LEDGER_GROUP_COMMIT=0 turns it off)")
 	fs.BoolVar(&c.demo, "demo", getenv("LEDGER_DEMO") == "1", "on a ledger with no events yet, load the demo data through the API (LEDGER_DEMO=1)")
-	fs.BoolVar(&c.rebuild, "rebuild", false, "drop the read models' checkpoint and rebuild them from the start of the stream")
+	fs.BoolVar(&c.rebuild, "rebuild", getenv("LEDGER_REBUILD") == "1", "drop the read models' checkpoint and rebuild them from the start of the stream (LEDGER_REBUILD=1)")
 	maxStore := fs.String("max-store", env("LEDGER_MAX_STORE", "1T"), "the most the embedded JetStream keeps on disk, e.g. 50G; keep it below the disk's free space so that a full store is refused (507) and recovers at once when room is made (LEDGER_MAX_STORE)")
 	minFree := fs.String("min-free", env("LEDGER_MIN_FREE", "64M"), "refuse writes (507) while the disk under the embedded store has less free space than this; they resume by themselves when room is made (LEDGER_MIN_FREE)")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", env("LEDGER_ADMIN_TOKEN_FILE", ""), "a file (mode 0600) holding the first admin's token, instead of a new one printed at the first start; LEDGER_ADMIN_TOKEN gives it directly (LEDGER_ADMIN_TOKEN_FILE)")

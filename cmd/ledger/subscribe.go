@@ -27,7 +27,7 @@ func subscribeCmd(ctx context.Context, args []string, getenv func(string) string
 	fs := flag.NewFlagSet("subscribe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	natsURL := fs.String("nats-url", envOr(getenv, "LEDGER_NATS_URL", "nats://127.0.0.1:4222"), "the ledger's NATS, with a subscriber's credentials in it or in --nats-creds (LEDGER_NATS_URL)")
-	creds := fs.String("nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file")
+	creds := fs.String("nats-creds", getenv("LEDGER_NATS_CREDS"), "credentials file for --nats-url (LEDGER_NATS_CREDS)")
 	durable := fs.String("durable", "", "the durable consumer's name (a region identity's must be its user name)")
 	inbox := fs.String("inbox-prefix", "", "the inbox prefix of the connection; default _INBOX_<user> for a URL that names its user, the one the ledger's NATS permissions give each identity")
 	city := fs.String("city", "", "only this city's events (GB/T 2260 code)")
