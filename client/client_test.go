@@ -61,6 +61,9 @@ func TestTypesCoverTheAnswers(t *testing.T) {
 	if _, err := city.Watchlist(ctx, client.Filter{}); err != nil {
 		t.Errorf("watchlist: %v", err)
 	}
+	if u, err := city.Me(ctx); err != nil || u.ID != "shaoxing" || u.Region != "330600" || !u.Authenticated {
+		t.Errorf("me: %v %+v", err, u)
+	}
 }
 
 // TestProblemsAreErrors: the API's refusals come back as *Problem with the

@@ -370,3 +370,37 @@ func (c *Client) Watchlist(ctx context.Context, f Filter, opts ...ReadOption) (*
 	}
 	return &w, nil
 }
+
+// User is who a token belongs to: the user's id, name, organisation, roles
+// and the region they see and act in ("province", a city or a county code).
+type User struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Org      string    `json:"org"`
+	Roles    []string  `json:"roles"`
+	Region   string    `json:"region"`
+	Owner    string    `json:"owner_org,omitempty"`
+	Disabled bool      `json:"disabled,omitempty"`
+	Keys     []UserKey `json:"keys,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	// Authenticated is false when the ledger runs without authentication.
+	Authenticated bool `json:"authenticated"`
+}
+
+// UserKey is a public key a user signs commands with.
+type UserKey struct {
+	ID        string     `json:"key_id"`
+	PublicKey string     `json:"public_key"` // base64 of the Ed25519 key's 32 bytes
+	Added     time.Time  `json:"added"`
+	Revoked   *time.Time `json:"revoked,omitempty"`
+}
+
+// Me is the user the client's token belongs to.
+func (c *Client) Me(ctx context.Context) (*User, error) {
+	var u User
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/me"}, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}

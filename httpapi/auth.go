@@ -29,6 +29,10 @@ func userOf(r *http.Request) *identity.User {
 	return u
 }
 
+// SessionCookie is the web workspace's session cookie: the signed-in user's
+// token, HttpOnly and SameSite=Strict.
+const SessionCookie = "ledger_session"
+
 // public are the routes anyone may call: whether the ledger is up, and its contract.
 func public(r *http.Request) bool {
 	return r.URL.Path == "/healthz" || r.URL.Path == "/openapi.json"
@@ -42,6 +46,15 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (*http.Reques
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if h == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// The web workspace's session (its cookie holds the user's token)
+		// authenticates reads — the pages' live feed, proofs and bundle
+		// downloads. Writes need the header, so a cookie alone never
+		// records a step.
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			tok, ok = c.Value, true
+		}
+	}
 	if !ok || strings.TrimSpace(tok) == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
 		writeProblem(w, r, newProblem(http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer <token>; an admin issues tokens (ledger users token)"))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/zjfund/ledger/domain"
 )
@@ -65,4 +66,27 @@ var commandRoutes = []commandRoute{
 		func(*http.Request) domain.Command { return &domain.Refund{} }},
 	{"POST /v1/projects/{id}/closure", "closeProject", "Close the file: after acceptance, a rejected review, or a termination whose refunds are made (R12).",
 		func(*http.Request) domain.Command { return &domain.Close{} }},
+}
+
+// CommandSpec describes a command route for other front ends (the web
+// workspace): its name, path, what it does and checks in words, and a new
+// body to fill in.
+type CommandSpec struct {
+	Name      string // domain.Command.CommandName()
+	Path      string // with {id}, {change}, {preparation}
+	Operation string // the OpenAPI operationId
+	Summary   string // what it records and the rules it checks
+	New       func() domain.Command
+}
+
+// CommandSpecs is every command route, in the order of a project's life.
+func CommandSpecs() []CommandSpec {
+	out := make([]CommandSpec, 0, len(commandRoutes))
+	for _, rt := range commandRoutes {
+		_, path, _ := strings.Cut(rt.pattern, " ")
+		newCmd := rt.newCmd
+		out = append(out, CommandSpec{Name: newCmd(&http.Request{}).CommandName(), Path: path, Operation: rt.operation, Summary: rt.summary,
+			New: func() domain.Command { return newCmd(&http.Request{}) }})
+	}
+	return out
 }
