@@ -1,7 +1,7 @@
 # ledger — make targets. `make test` is the README's test command.
 GO ?= go
 
-.PHONY: build release test run lint api-lint bench soak crash cluster-smoke bench-cluster check-domain-imports
+.PHONY: build release test run lint api-lint screenshots bench soak crash cluster-smoke bench-cluster check-domain-imports
 
 build:
 	$(GO) build -buildvcs=true -o bin/ledger ./cmd/ledger
@@ -51,6 +51,11 @@ bench-cluster:
 lint: check-domain-imports
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The web workspace's pages over the demo data, in Chromium, as PNGs in
+# docs/screenshots (Chinese text needs a CJK font: apt-get install fonts-noto-cjk).
+screenshots:
+	$(GO) test ./cmd/ledger -run '^TestWorkspaceInTheBrowser$$' -count=1 -screenshots $(CURDIR)/docs/screenshots
 
 # The OpenAPI document through redocly, spectral, openapi-typescript and
 # oapi-codegen (needs Node.js and npm; not part of .ci/run).

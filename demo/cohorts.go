@@ -623,3 +623,7 @@ func notReproduced(i int, a seedAggregate) string {
 	}
 	return "not a figure about funded projects (unit: " + a.Unit + ")"
 }
+
+// DivisionName is the name of a GB/T 2260 code of Zhejiang as in force in
+// 2011 ("330682" → "上虞市"), "" for one the dataset does not use.
+func DivisionName(code string) string { return divisionNames[code] }

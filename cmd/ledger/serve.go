@@ -34,6 +34,7 @@ import (
 	"github.com/zjfund/ledger/internal/dirlock"
 	"github.com/zjfund/ledger/internal/lease"
 	"github.com/zjfund/ledger/projections"
+	"github.com/zjfund/ledger/web"
 	"github.com/zjfund/ledger/webhooks"
 )
 
@@ -68,6 +69,7 @@ type serveConfig struct {
 	adminTokenFile string
 	usersFile      string
 	hookPrivate    bool
+	secureCookies  bool
 	oidcIssuer     string
 	oidcAudience   string
 	oidcClaims     string
@@ -132,6 +134,7 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	minFree := fs.String("min-free", env("LEDGER_MIN_FREE", "64M"), "refuse writes (507) while the disk under the embedded store has less free space than this; they resume by themselves when room is made (LEDGER_MIN_FREE)")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", env("LEDGER_ADMIN_TOKEN_FILE", ""), "a file (mode 0600) holding the first admin's token, instead of a new one printed at the first start; LEDGER_ADMIN_TOKEN gives it directly (LEDGER_ADMIN_TOKEN_FILE)")
 	fs.StringVar(&c.usersFile, "users-file", env("LEDGER_USERS_FILE", ""), "a JSON file of users to create at start when missing: [{\"id\", \"name\", \"org\", \"roles\", \"region\", \"owner_org\", \"token\"}] (LEDGER_USERS_FILE)")
+	fs.BoolVar(&c.secureCookies, "secure-cookies", getenv("LEDGER_SECURE_COOKIES") == "1", "mark the web workspace's cookies Secure: set it when browsers reach the ledger over HTTPS, as through deploy/Caddyfile (LEDGER_SECURE_COOKIES=1)")
 	fs.BoolVar(&c.hookPrivate, "webhook-allow-private", getenv("LEDGER_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks target loopback, private and link-local addresses (refused by default) (LEDGER_WEBHOOK_ALLOW_PRIVATE=1)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("LEDGER_OIDC_ISSUER", ""), "an OpenID Connect issuer whose ID tokens are accepted as bearer tokens, e.g. https://sso.example.gov.cn (LEDGER_OIDC_ISSUER)")
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("LEDGER_OIDC_AUDIENCE", ""), "the audience (client id) those tokens must be for (LEDGER_OIDC_AUDIENCE)")
@@ -364,8 +367,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer stopMetrics()
 	}
+	pages, err := web.New(web.Config{API: api, Secure: cfg.secureCookies, Log: log.With("component", "web")})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           web.Mount(api, pages),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
