@@ -80,12 +80,18 @@ type formResult struct {
 func (v *view) projectPage(status int, res *formResult) {
 	id := v.r.PathValue("id")
 	ctx := v.r.Context()
-	p, err := v.api.Project(ctx, id, v.readOptions()...)
+	opts := v.readOptions()
+	if rec, err := strconv.ParseUint(v.r.URL.Query().Get("recorded"), 10, 64); err == nil && rec > 0 {
+		// Back from a form: the step is in the page, whichever instance
+		// answers (read-your-writes).
+		opts = append(opts, client.MinPosition(rec))
+	}
+	p, err := v.api.Project(ctx, id, opts...)
 	if err != nil {
 		v.problem(err)
 		return
 	}
-	tl, err := v.api.Timeline(ctx, id, v.readOptions()...)
+	tl, err := v.api.Timeline(ctx, id, v.readOptions()...) // replayed from the stream: current without waiting
 	if err != nil {
 		v.problem(err)
 		return
@@ -142,7 +148,11 @@ func (s *Server) watchlist(v *view) {
 		v.problem(err)
 		return
 	}
-	v.render(http.StatusOK, "watchlist", map[string]any{"W": w})
+	total := len(w.Items)
+	if total > maxListed {
+		w.Items = w.Items[:maxListed]
+	}
+	v.render(http.StatusOK, "watchlist", map[string]any{"W": w, "Total": total})
 }
 
 // report shows a region's figures in the reports' words.

@@ -298,6 +298,9 @@ func (v *view) With(key, value string) string {
 	return u.RequestURI()
 }
 
+// Query is a parameter of the request's query.
+func (v *view) Query(key string) string { return v.r.URL.Query().Get(key) }
+
 // Lang is the page's language as an HTML lang attribute.
 func (v *view) Lang() string {
 	if v.lang == "en" {

@@ -31,6 +31,7 @@ import (
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
+	"github.com/zjfund/ledger/web"
 	"github.com/zjfund/ledger/internal/testload"
 	"github.com/zjfund/ledger/projections"
 )
@@ -102,7 +103,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "run the append measures on this NATS cluster instead of an embedded server: a cluster for benchmarks only, as the bench deletes its LEDGER stream between measures")
 	fs.IntVar(&c.replicas, "replicas", 3, "stream replicas with --nats-url")
-	fs.StringVar(&c.measures, "measures", "all", "all, or appends (the append measures only)")
+	fs.StringVar(&c.measures, "measures", "all", "all, appends (the append measures only) or queries (lag, queries, web pages and memory only)")
 	fs.StringVar(&c.pgPeer, "postgres-peer", "", "the pgpeer binary (go build -C bench/pgpeer): PostgreSQL's figures next to the ledger's; make bench builds it and starts a throwaway PostgreSQL")
 	fs.StringVar(&c.pgDSN, "postgres-dsn", "", "the PostgreSQL database --postgres-peer appends to (its events table is dropped and made again)")
 	c.natsTLS.register(fs, func(_, def string) string { return def })
@@ -129,8 +130,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if (c.pgPeer == "") != (c.pgDSN == "") {
 		return errors.New("--postgres-peer and --postgres-dsn go together")
 	}
-	if c.measures != "all" && c.measures != "appends" {
-		return fmt.Errorf("--measures: %q: want all or appends", c.measures)
+	if c.measures != "all" && c.measures != "appends" && c.measures != "queries" {
+		return fmt.Errorf("--measures: %q: want all, appends or queries", c.measures)
 	}
 	if c.natsURL != "" && c.measures != "appends" {
 		return errors.New("--nats-url measures appends only: add --measures appends")
@@ -155,8 +156,11 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	say := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	b := &bencher{cfg: c, say: say}
 	steps := []func(context.Context) ([]row, error){b.appends, b.rebuild, b.lagAndQueries}
-	if c.measures == "appends" {
+	switch c.measures {
+	case "appends":
 		steps = steps[:1]
+	case "queries":
+		steps = steps[2:]
 	}
 	for _, step := range steps {
 		rows, err := step(ctx)
@@ -245,7 +249,16 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 	go func() { defer close(viewsDone); _ = views.Run(vctx) }()
 	log := slog.New(slog.DiscardHandler)
 	api := httpapi.New(httpapi.Config{Commands: app.New(st, nil), Health: st, Views: views, Source: st, Log: log})
-	hs := &http.Server{Handler: api}
+	pages, err := web.New(web.Config{API: api, Log: log})
+	if err != nil {
+		_ = ln.Close()
+		cancel()
+		<-viewsDone
+		st.Close()
+		closeNATS()
+		return nil, err
+	}
+	hs := &http.Server{Handler: web.Mount(api, pages)}
 	go func() { defer close(serveDone); _ = hs.Serve(ln) }()
 	r := &rig{srv: srv, nc: nc, store: st, views: views, base: "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}}
@@ -327,6 +340,9 @@ func (r *rig) get(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	// The workspace's pages want a session; the bench's API has no users,
+	// so any value passes.
+	req.AddCookie(&http.Cookie{Name: httpapi.SessionCookie, Value: "bench"})
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return err
@@ -650,6 +666,10 @@ func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
 		{"query: one project", "p99 ≤ 5 ms", func(i int) string { return "/v1/projects/" + string(ids[i%len(ids)]) }},
 		{"query: project list, one city, 50 a page", "p99 ≤ 5 ms", func(int) string { return "/v1/projects?city=330600&limit=50" }},
 		{"query: summary by city", "p99 ≤ 20 ms", func(int) string { return "/v1/summary?group_by=city" }},
+		{"web page: the province's portfolio", "p99 ≤ 300 ms", func(int) string { return "/" }},
+		{"web page: a city's portfolio", "p99 ≤ 300 ms", func(int) string { return "/?city=330600" }},
+		{"web page: a project's file", "p99 ≤ 300 ms", func(i int) string { return "/projects/" + string(ids[i%len(ids)]) }},
+		{"web page: the watchlist", "p99 ≤ 300 ms", func(int) string { return "/watchlist" }},
 	} {
 		lat := &latencies{}
 		rate, err := measure(ctx, 4, b.cfg.duration, lat, func(ctx context.Context, c, i int) error { return r.get(ctx, q.path(c*100000+i)) })

@@ -240,6 +240,21 @@ func TestWorkspaceInTheBrowser(t *testing.T) {
 	a.run(t, "sign out", chromedp.Click("header form button", chromedp.ByQuery), chromedp.WaitVisible("#token", chromedp.ByID))
 	runScript(t, l, approvedScript("WEB-1"))
 	a.signIn(t, l.base, "chenjing")
+	// A county's finance bureau sees its county only.
+	if text := a.check(t, l.base, "/", "table.data", ""); !strings.Contains(text, "绍兴市") || strings.Contains(text, "宁波市") || strings.Contains(text, "湖州市") {
+		t.Errorf("the portfolio of a user of 330682: %.400s", text)
+	}
+	// On a tablet (768 px) the pages fit the width.
+	a.run(t, "a tablet's width", chromedp.EmulateViewport(768, 1024))
+	for _, path := range []string{"/", "/projects/WEB-1", "/watchlist", "/report?county=330682"} {
+		var overflow bool
+		a.run(t, "tablet "+path, chromedp.Navigate(l.base+path), chromedp.WaitVisible("main", chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+		if overflow {
+			t.Errorf("%s is wider than a 768 px tablet", path)
+		}
+	}
+	a.run(t, "back to 1280 px", chromedp.EmulateViewport(1280, 900))
 	a.run(t, "the project page, following the feed",
 		chromedp.Navigate(l.base+"/projects/WEB-1"),
 		chromedp.WaitVisible(".live-note", chromedp.ByQuery),
