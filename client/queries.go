@@ -42,6 +42,15 @@ func readQuery(opts []ReadOption) url.Values {
 	return v
 }
 
+// getFiltered GETs path with the query q and the read options, into out.
+func (c *Client) getFiltered(ctx context.Context, path string, q url.Values, opts []ReadOption, out any) error {
+	for k, vs := range readQuery(opts) {
+		q[k] = vs
+	}
+	_, err := c.do(ctx, request{method: http.MethodGet, path: path, query: q}, out)
+	return err
+}
+
 // Positioned says which stream position an answer reflects.
 type Positioned struct {
 	Position uint64     `json:"position"`
@@ -192,9 +201,6 @@ type listPage struct {
 func (c *Client) Projects(ctx context.Context, f Filter, lo ListOptions, opts ...ReadOption) iter.Seq2[ProjectRow, error] {
 	return func(yield func(ProjectRow, error) bool) {
 		q := f.values()
-		for k, vs := range readQuery(opts) {
-			q[k] = vs
-		}
 		if lo.Sort != "" {
 			q.Set("sort", lo.Sort)
 		}
@@ -203,7 +209,7 @@ func (c *Client) Projects(ctx context.Context, f Filter, lo ListOptions, opts ..
 		}
 		for {
 			var page listPage
-			if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/projects", query: q}, &page); err != nil {
+			if err := c.getFiltered(ctx, "/v1/projects", q, opts, &page); err != nil {
 				yield(ProjectRow{}, err)
 				return
 			}
@@ -297,14 +303,11 @@ type Summary struct {
 // programme, year, status or category.
 func (c *Client) Summary(ctx context.Context, f Filter, groupBy string, opts ...ReadOption) (*Summary, error) {
 	q := f.values()
-	for k, vs := range readQuery(opts) {
-		q[k] = vs
-	}
 	if groupBy != "" {
 		q.Set("group_by", groupBy)
 	}
 	var s Summary
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/summary", query: q}, &s); err != nil {
+	if err := c.getFiltered(ctx, "/v1/summary", q, opts, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -325,12 +328,8 @@ type Report struct {
 // Report answers the figures of the projects f selects, in the reports'
 // words.
 func (c *Client) Report(ctx context.Context, f Filter, opts ...ReadOption) (*Report, error) {
-	q := f.values()
-	for k, vs := range readQuery(opts) {
-		q[k] = vs
-	}
 	var r Report
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/report", query: q}, &r); err != nil {
+	if err := c.getFiltered(ctx, "/v1/report", f.values(), opts, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -360,12 +359,8 @@ type Watchlist struct {
 // Watchlist lists the projects f selects that need attention: behind
 // schedule, completed without acceptance, refunds due, ….
 func (c *Client) Watchlist(ctx context.Context, f Filter, opts ...ReadOption) (*Watchlist, error) {
-	q := f.values()
-	for k, vs := range readQuery(opts) {
-		q[k] = vs
-	}
 	var w Watchlist
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/watchlist", query: q}, &w); err != nil {
+	if err := c.getFiltered(ctx, "/v1/watchlist", f.values(), opts, &w); err != nil {
 		return nil, err
 	}
 	return &w, nil

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/zjfund/ledger/audit"
+	"github.com/zjfund/ledger/client"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/identity"
@@ -448,21 +449,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 // position, effective date, recording time, actor and role, what changed,
 // and the running totals when money moved.
 func printTimeline(w io.Writer, body []byte) error {
-	var tl struct {
-		Project string `json:"project"`
-		Version uint64 `json:"version"`
-		Entries []struct {
-			Seq       uint64         `json:"seq"`
-			Effective time.Time      `json:"effective_time"`
-			Recorded  time.Time      `json:"recorded_time"`
-			Actor     string         `json:"actor"`
-			Role      string         `json:"role"`
-			Change    string         `json:"change"`
-			Status    string         `json:"status"`
-			Disbursed domain.Amounts `json:"disbursed"`
-			Refunded  domain.Amounts `json:"refunded"`
-		} `json:"entries"`
-	}
+	var tl client.Timeline
 	if err := json.Unmarshal(body, &tl); err != nil {
 		return err
 	}
@@ -483,26 +470,13 @@ func printTimeline(w io.Writer, body []byte) error {
 
 // printSummary writes the portfolio summary as a table, one row per group.
 func printSummary(w io.Writer, body []byte) error {
-	var s struct {
-		Position uint64 `json:"position"`
-		AsOf     string `json:"as_of"`
-		GroupBy  string `json:"group_by"`
-		Groups   []struct {
-			Key        string         `json:"key"`
-			Projects   int            `json:"projects"`
-			ByStatus   map[string]int `json:"by_status"`
-			Investment domain.Fen     `json:"total_investment"`
-			Totals     struct {
-				Awarded, Disbursed, Refunded, Outstanding domain.Fen
-			} `json:"totals"`
-		} `json:"groups"`
-	}
+	var s client.Summary
 	if err := json.Unmarshal(body, &s); err != nil {
 		return err
 	}
 	asOf := "now"
-	if s.AsOf != "" {
-		asOf = s.AsOf
+	if s.AsOf != nil {
+		asOf = s.AsOf.Format(time.RFC3339)
 	}
 	fmt.Fprintf(w, "portfolio by %s as of %s (stream position %d); amounts in 万元\n", s.GroupBy, asOf, s.Position)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -513,7 +487,7 @@ func printSummary(w io.Writer, body []byte) error {
 			statuses = append(statuses, fmt.Sprintf("%s %d", k, n))
 		}
 		sort.Strings(statuses)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t  %s\n", g.Key, g.Projects, inWan(g.Investment), inWan(g.Totals.Awarded),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t  %s\n", g.Key, g.Projects, inWan(g.TotalInvestment), inWan(g.Totals.Awarded),
 			inWan(g.Totals.Disbursed), inWan(g.Totals.Refunded), inWan(g.Totals.Outstanding), strings.Join(statuses, ", "))
 	}
 	return tw.Flush()

@@ -27,9 +27,10 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	// 2 client counts × group commit on/off, rebuild, memory, lag, 3 queries.
-	if len(rep.Rows) != 10 {
-		t.Fatalf("%d rows, want 10: %+v", len(rep.Rows), rep.Rows)
+	// 2 client counts × group commit on/off, rebuild, memory, lag, 3 queries,
+	// 4 pages of the web workspace.
+	if len(rep.Rows) != 14 {
+		t.Fatalf("%d rows, want 14: %+v", len(rep.Rows), rep.Rows)
 	}
 	for _, r := range rep.Rows {
 		if r.Ledger <= 0 && r.Unit != "ms (p99)" || (r.Raw > 0 && r.Ratio <= 0) {

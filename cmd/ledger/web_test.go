@@ -261,16 +261,8 @@ func TestWorkspaceInTheBrowser(t *testing.T) {
 		chromedp.Evaluate(`window.__sameDocument = "yes"`, nil),
 	)
 	b := newTab(t, a.ctx)
-	b.run(t, "the disbursement form",
-		chromedp.Navigate(l.base+"/projects/WEB-1"),
-		chromedp.Click("#step-disburse summary", chromedp.ByQuery),
-		chromedp.SetValue("#disburse-effective_time", "2009-09-01T10:00", chromedp.ByID),
-		chromedp.SetValue("#disburse-source", "central_budget", chromedp.ByID),
-		chromedp.SetValue("#disburse-amount", "300", chromedp.ByID),
-		chromedp.SetValue("#disburse-basis", "进度检查", chromedp.ByID),
-		chromedp.Submit("#disburse-basis", chromedp.ByID),
-		chromedp.WaitVisible("p.ok", chromedp.ByQuery),
-	)
+	b.run(t, "the disbursement form", chromedp.Navigate(l.base+"/projects/WEB-1"), disburseByForm("2009-09-01T10:00", "300"),
+		chromedp.WaitVisible("p.ok", chromedp.ByQuery))
 	var total, same string
 	a.run(t, "the other tab updated by the feed",
 		chromedp.WaitVisible(`#live[data-refreshed]`, chromedp.ByQuery),
@@ -282,13 +274,7 @@ func TestWorkspaceInTheBrowser(t *testing.T) {
 	}
 	// A tranche beyond the award is refused, and the page says by which rule.
 	var problem string
-	b.run(t, "a refused disbursement",
-		chromedp.Click("#step-disburse summary", chromedp.ByQuery),
-		chromedp.SetValue("#disburse-effective_time", "2009-09-02T10:00", chromedp.ByID),
-		chromedp.SetValue("#disburse-source", "central_budget", chromedp.ByID),
-		chromedp.SetValue("#disburse-amount", "500", chromedp.ByID),
-		chromedp.SetValue("#disburse-basis", "进度检查", chromedp.ByID),
-		chromedp.Submit("#disburse-basis", chromedp.ByID),
+	b.run(t, "a refused disbursement", disburseByForm("2009-09-02T10:00", "500"),
 		chromedp.WaitVisible("#step-disburse .problem", chromedp.ByQuery),
 		chromedp.Text("#step-disburse .problem", &problem, chromedp.ByQuery),
 	)
@@ -304,5 +290,18 @@ func TestWorkspaceInTheBrowser(t *testing.T) {
 			}
 			t.Errorf("console error: %s", e)
 		}
+	}
+}
+
+// disburseByForm fills the project page's disbursement form (central budget,
+// the amount in 万元) and sends it.
+func disburseByForm(at, wanAmount string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Click("#step-disburse summary", chromedp.ByQuery),
+		chromedp.SetValue("#disburse-effective_time", at, chromedp.ByID),
+		chromedp.SetValue("#disburse-source", "central_budget", chromedp.ByID),
+		chromedp.SetValue("#disburse-amount", wanAmount, chromedp.ByID),
+		chromedp.SetValue("#disburse-basis", "进度检查", chromedp.ByID),
+		chromedp.Submit("#disburse-basis", chromedp.ByID),
 	}
 }
