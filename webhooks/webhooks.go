@@ -49,10 +49,10 @@ import (
 
 // Endpoint is a registered webhook.
 type Endpoint struct {
-	ID      string    `json:"id"`
-	URL     string    `json:"url"`
-	Secret  string    `json:"secret,omitempty"`
-	Filter  string    `json:"filter"` // subject filter on the ledger stream
+	ID     string `json:"id"`
+	URL    string `json:"url"`
+	Secret string `json:"secret,omitempty"`
+	Filter string `json:"filter"` // subject filter on the ledger stream
 	// Mode is how each event is carried: ModeStructured (the CloudEvent as
 	// JSON, the default; endpoints registered before modes existed) or
 	// ModeBinary.

@@ -89,7 +89,7 @@ func TestSecrets(t *testing.T) {
 		strings.Repeat("x", 257):    false,
 		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 32)): true,
 		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 8)):  false,
-		"whsec_not base64!!!!!!!!!!!!!!!!!!!!!!!!":                      false,
+		"whsec_not base64!!!!!!!!!!!!!!!!!!!!!!!!":                     false,
 	} {
 		if _, err := signingKey(secret); (err == nil) != ok {
 			t.Errorf("secret %.20q: err %v, want ok=%v", secret, err, ok)

@@ -31,9 +31,9 @@ import (
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
-	"github.com/zjfund/ledger/web"
 	"github.com/zjfund/ledger/internal/testload"
 	"github.com/zjfund/ledger/projections"
+	"github.com/zjfund/ledger/web"
 )
 
 // benchConfig sizes `ledger bench`.
