@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"sort"
 	"strings"
 	"time"
 
@@ -195,6 +196,73 @@ func (v *view) progressChart(p *client.Project, tl *client.Timeline) template.HT
 	ly := top + height + 34
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left, ly, colDisbursed, left+16, ly+11, esc(v.T("share of the award disbursed")))
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left+260, ly, colProgress, left+276, ly+11, esc(v.T("share of the investment completed")))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// shareChart sets, per region, the share of the award disbursed against
+// the share of the investment completed: money against progress.
+func (v *view) shareChart(groups []*client.Group) template.HTML {
+	if len(groups) == 0 {
+		return ""
+	}
+	const left, width, row = 110, 400, 30
+	h := len(groups)*row + 40
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="share-title share-desc" xmlns="http://www.w3.org/2000/svg">`, left+width+120, h)
+	fmt.Fprintf(&b, `<title id="share-title">%s</title><desc id="share-desc">%s</desc>`, esc(v.T("Disbursement against progress")),
+		esc(v.T("share of the award disbursed")+"; "+v.T("share of the investment completed")))
+	share := func(part, whole domain.Fen) int64 {
+		if whole <= 0 {
+			return 0
+		}
+		return min(int64(part)*10000/int64(whole), 10000)
+	}
+	for i, g := range groups {
+		y := i*row + 4
+		paid, done := share(g.Totals.Disbursed, g.Totals.Awarded), share(g.InvestmentCompleted, g.TotalInvestment)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" class="label">%s</text>`, left-6, y+16, esc(v.Region(g.Key)))
+		for j, bar := range []struct {
+			bp  int64
+			col string
+		}{{paid, colDisbursed}, {done, colProgress}} {
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="11" fill="%s"/>`, left, y+j*12+2, max(int(bar.bp*width/10000), 1), bar.col)
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%d%% / %d%%</text>`, left+width+6, y+16, paid/100, done/100)
+	}
+	ly := len(groups)*row + 20
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left, ly, colDisbursed, left+16, ly+11, esc(v.T("share of the award disbursed")))
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left+200, ly, colProgress, left+216, ly+11, esc(v.T("share of the investment completed")))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// yearChart is the investment completed each year (万元), as the reports
+// count it ("2011年完成投资").
+func (v *view) yearChart(g *client.Group) template.HTML {
+	if g == nil || len(g.InvestmentCompletedByYear) == 0 {
+		return ""
+	}
+	years := make([]string, 0, len(g.InvestmentCompletedByYear))
+	var maxV domain.Fen = 1
+	for y, f := range g.InvestmentCompletedByYear {
+		years = append(years, y)
+		maxV = max(maxV, f)
+	}
+	sort.Strings(years)
+	const left, top, height, col = 20, 20, 150, 56
+	w := left + len(years)*col + 20
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart narrow" viewBox="0 0 %d %d" role="img" aria-labelledby="year-title" xmlns="http://www.w3.org/2000/svg">`, w, top+height+40)
+	fmt.Fprintf(&b, `<title id="year-title">%s</title>`, esc(v.T("Investment completed by year")))
+	for i, y := range years {
+		f := g.InvestmentCompletedByYear[y]
+		hgt := int(int64(f) * height / int64(maxV))
+		x := left + i*col
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s: %s</title></rect>`, x+8, top+height-hgt, col-16, max(hgt, 1), colAwarded, esc(y), esc(projections.Wan(int64(f))))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" class="value">%s</text>`, x+col/2, top+height-hgt-4, esc(projections.Wan(int64(f))))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" class="label">%s</text>`, x+col/2, top+height+16, esc(y))
+	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }

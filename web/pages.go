@@ -62,7 +62,7 @@ func (s *Server) portfolio(v *view) {
 	}
 	v.render(http.StatusOK, "portfolio", map[string]any{
 		"Level": level, "City": f.City, "County": f.County, "Summary": sum, "Groups": groups, "Rows": rows, "More": more,
-		"AwardChart": v.awardChart(groups), "StatusChart": v.statusChart(groups),
+		"AwardChart": v.awardChart(groups), "StatusChart": v.statusChart(groups), "ShareChart": v.shareChart(groups), "YearChart": v.yearChart(sum.Total),
 	})
 }
 

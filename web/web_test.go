@@ -2,6 +2,10 @@ package web
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -63,4 +67,35 @@ func asField(err error, fe **fieldError) bool {
 	e, ok := err.(*fieldError)
 	*fe = e
 	return ok
+}
+
+// TestEveryMessageIsTranslated: each message the pages say through T or Tf
+// has its Chinese.
+func TestEveryMessageIsTranslated(t *testing.T) {
+	re := regexp.MustCompile(`\.T[f]? "([^"]+)"|v\.T[f]?\("([^"]+)"`)
+	var files []string
+	for _, pattern := range []string{"templates/*.html", "*.go"} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			msg := m[1] + m[2]
+			n++
+			if _, ok := zhMessages[msg]; !ok {
+				t.Errorf("%s: %q has no Chinese", f, msg)
+			}
+		}
+	}
+	if n < 50 {
+		t.Fatalf("only %d messages found", n)
+	}
 }
