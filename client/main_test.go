@@ -93,6 +93,7 @@ func startLedger(dir string) (stop func() error, err error) {
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
 		"--users-file", usersFile, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "LEDGER_NATS_READER_PASSWORD="+readerPassword)
+	dieWithTest(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

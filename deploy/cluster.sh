@@ -43,8 +43,17 @@ nats_up() {
     echo $! > "$run/$name/pid"
   done
   # Ready: every node current with the JetStream meta leader.
+  # A node that dies (a port taken) or is not ready within a minute fails the start.
+  local n=0
   for p in 18222 18223 18224; do
-    until curl -sf "http://127.0.0.1:$p/healthz" >/dev/null; do sleep 0.5; done
+    name=nats$((n += 1))
+    for i in $(seq 1 120); do
+      curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break
+      if ! kill -0 "$(cat "$run/$name/pid")" 2>/dev/null || [ "$i" = 120 ]; then
+        echo "$name did not start:" >&2; tail -5 "$run/$name/log" >&2; exit 1
+      fi
+      sleep 0.5
+    done
   done
   echo "nats: tls://127.0.0.1:14222,14223,14224 (CA $run/certs/ca.pem); monitoring on :18222-18224"
 }
