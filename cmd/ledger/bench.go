@@ -103,7 +103,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "run the append measures on this NATS cluster instead of an embedded server: a cluster for benchmarks only, as the bench deletes its LEDGER stream between measures")
 	fs.IntVar(&c.replicas, "replicas", 3, "stream replicas with --nats-url")
-	fs.StringVar(&c.measures, "measures", "all", "all, appends (the append measures only) or queries (lag, queries, web pages and memory only)")
+	fs.StringVar(&c.measures, "measures", "all", "all, appends (the append measures only), rebuild (the rebuild and replay only) or queries (lag, queries, web pages and memory only)")
 	fs.StringVar(&c.pgPeer, "postgres-peer", "", "the pgpeer binary (go build -C bench/pgpeer): PostgreSQL's figures next to the ledger's; make bench builds it and starts a throwaway PostgreSQL")
 	fs.StringVar(&c.pgDSN, "postgres-dsn", "", "the PostgreSQL database --postgres-peer appends to (its events table is dropped and made again)")
 	c.natsTLS.register(fs, func(_, def string) string { return def })
@@ -130,8 +130,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if (c.pgPeer == "") != (c.pgDSN == "") {
 		return errors.New("--postgres-peer and --postgres-dsn go together")
 	}
-	if c.measures != "all" && c.measures != "appends" && c.measures != "queries" {
-		return fmt.Errorf("--measures: %q: want all, appends or queries", c.measures)
+	if c.measures != "all" && c.measures != "appends" && c.measures != "rebuild" && c.measures != "queries" {
+		return fmt.Errorf("--measures: %q: want all, appends, rebuild or queries", c.measures)
 	}
 	if c.natsURL != "" && c.measures != "appends" {
 		return errors.New("--nats-url measures appends only: add --measures appends")
@@ -159,6 +159,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	switch c.measures {
 	case "appends":
 		steps = steps[:1]
+	case "rebuild":
+		steps = steps[1:2]
 	case "queries":
 		steps = steps[2:]
 	}
