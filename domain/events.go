@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Event is a recorded fact about a project. EventType is the stored, versioned
@@ -439,7 +441,11 @@ func decodeEvent(typ string, data []byte, strict bool) (Event, error) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		err = dec.Decode(e)
-	} else {
+	} else if err = jsonv2.Unmarshal(data, e); err != nil {
+		// encoding/json/v2's decoder is faster; what it is stricter about
+		// (duplicate names, invalid UTF-8) is read as before, so an event
+		// that was ever readable stays so.
+		e = f()
 		err = json.Unmarshal(data, e)
 	}
 	if err != nil {

@@ -141,9 +141,11 @@ func ComputeHash(b []byte) string {
 	if len(b) < hashSuffixLen || !bytes.HasPrefix(b[len(b)-hashSuffixLen:], []byte(`,"hash":"`)) {
 		return ""
 	}
-	unsealed := make([]byte, 0, len(b)-hashSuffixLen+1)
-	unsealed = append(unsealed, b[:len(b)-hashSuffixLen]...)
-	unsealed = append(unsealed, '}')
-	sum := sha256.Sum256(unsealed)
-	return hex.EncodeToString(sum[:])
+	// The hash of the body without its hash member: the bytes before it
+	// and the closing brace, hashed in place.
+	h := sha256.New()
+	h.Write(b[:len(b)-hashSuffixLen])
+	h.Write([]byte{'}'})
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
