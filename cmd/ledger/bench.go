@@ -53,6 +53,8 @@ type benchConfig struct {
 	natsTLS  natsTLS
 	replicas int
 	measures string // "all" or "appends"
+	// memprofile, when set, is where the heap profile of the memory measure goes.
+	memprofile string
 	// pgPeer and pgDSN, when set, add PostgreSQL's figures (bench/pgpeer,
 	// a module of its own) to the append and replay measures.
 	pgPeer, pgDSN string
@@ -101,6 +103,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.rebuildEvents, "rebuild-events", 200000, "events stored for the rebuild measure (the issue's figure: 1000000)")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default a temporary one, removed at the end)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here (go tool pprof)")
+	fs.StringVar(&c.memprofile, "memprofile", "", "write a heap profile here when the memory measure is taken (go tool pprof -sample_index=inuse_space)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "run the append measures on this NATS cluster instead of an embedded server: a cluster for benchmarks only, as the bench deletes its LEDGER stream between measures")
 	fs.IntVar(&c.replicas, "replicas", 3, "stream replicas with --nats-url")
 	fs.StringVar(&c.measures, "measures", "all", "all, appends (the append measures only), rebuild (the rebuild and replay only) or queries (lag, queries, web pages and memory only)")
@@ -622,6 +625,19 @@ func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
 	}
 	var rows []row
 	runtime.GC()
+	if b.cfg.memprofile != "" {
+		f, err := os.Create(b.cfg.memprofile)
+		if err != nil {
+			return nil, err
+		}
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	if rss := rssBytes(); rss > 0 {
 		rows = append(rows, row{Name: fmt.Sprintf("memory (RSS) of the whole ledger with %d projects, %d events", len(ids), last), Ledger: float64(rss) / (1 << 20),
 			Unit: "MiB", Target: "≤ 2 KiB per project", Comment: fmt.Sprintf("%.0f bytes per project, the embedded NATS server included", float64(rss)/float64(len(ids)))})
