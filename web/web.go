@@ -49,6 +49,9 @@ type Config struct {
 	// behind the deploy/ Caddy proxy).
 	Secure bool
 	Log    *slog.Logger
+	// OIDC, when set, offers single sign-on through an OpenID Connect
+	// provider next to the token.
+	OIDC *OIDCLogin
 }
 
 // Server serves the pages.
@@ -57,6 +60,7 @@ type Server struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	assets http.Handler
+	oidc   *oidcFlow
 }
 
 // New parses the templates and routes the pages.
@@ -65,7 +69,18 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
-	for _, name := range []string{"portfolio", "project", "watchlist", "report", "audit", "signin", "error"} {
+	if cfg.OIDC != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		f, err := newOIDCFlow(ctx, *cfg.OIDC)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		s.oidc = f
+		s.mux.HandleFunc("GET /signin/oidc", s.oidcStart)
+		s.mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
+	}
+	for _, name := range []string{"portfolio", "project", "watchlist", "report", "audit", "signin", "error", "continue"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
@@ -313,7 +328,7 @@ func (v *view) Lang() string {
 func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) {
 	v := &view{s: s, w: w, r: r, lang: langOf(r)}
 	v.CSRF = s.csrfToken(w, r)
-	v.render(http.StatusOK, "signin", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	v.render(http.StatusOK, "signin", map[string]any{"Next": safeNext(r.URL.Query().Get("next")), "OIDC": s.oidc != nil})
 }
 
 // signin checks the token with the ledger and keeps it in the session
@@ -323,7 +338,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	if err := r.ParseForm(); err != nil || !checkCSRF(r) {
 		v.CSRF = s.csrfToken(w, r)
-		v.render(http.StatusForbidden, "signin", map[string]any{"Error": v.T("The form expired; please sign in again."), "Next": "/"})
+		v.render(http.StatusForbidden, "signin", map[string]any{"Error": v.T("The form expired; please sign in again."), "Next": "/", "OIDC": s.oidc != nil})
 		return
 	}
 	v.CSRF = r.PostFormValue("csrf")
@@ -333,7 +348,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	u, err := s.client(r, token).Me(ctx)
 	if token == "" || err != nil || !u.Authenticated {
-		v.render(http.StatusUnauthorized, "signin", map[string]any{"Error": v.T("The ledger does not accept this token."), "Next": next})
+		v.render(http.StatusUnauthorized, "signin", map[string]any{"Error": v.T("The ledger does not accept this token."), "Next": next, "OIDC": s.oidc != nil})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: httpapi.SessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})

@@ -3,9 +3,18 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +27,18 @@ import (
 type issuer struct {
 	srv *httptest.Server
 	key *rsa.PrivateKey
+
+	// The browser sign-in: the claims of whoever signs in at /auth, and the
+	// codes handed out.
+	mu    sync.Mutex
+	login map[string]any
+	codes map[string]authCode
 }
+
+type authCode struct{ nonce, challenge, redirect string }
+
+// clientSecret is the ledger's secret at the fixture's issuer.
+const clientSecret = "ledger-client-secret"
 
 func newIssuer(t *testing.T) *issuer {
 	t.Helper()
@@ -38,6 +58,46 @@ func newIssuer(t *testing.T) *issuer {
 	})
 	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	is.codes = map[string]authCode{}
+	// The authorization endpoint signs the user in at once and sends the
+	// browser back with a code.
+	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("response_type") != "code" || q.Get("client_id") != "ledger" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+			http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
+			return
+		}
+		code := fmt.Sprintf("code-%d", time.Now().UnixNano())
+		is.mu.Lock()
+		is.codes[code] = authCode{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+		is.mu.Unlock()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	// The token endpoint trades a code, with the PKCE verifier and the
+	// client's secret, for an ID token.
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		is.mu.Lock()
+		c, known := is.codes[r.PostForm.Get("code")]
+		delete(is.codes, r.PostForm.Get("code"))
+		claims := maps.Clone(is.login)
+		is.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if id != "ledger" || secret != clientSecret || !known || c.redirect != r.PostForm.Get("redirect_uri") ||
+			base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		claims["nonce"] = c.nonce
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": is.token(t, "ledger", time.Hour, claims)})
 	})
 	return is
 }
@@ -95,5 +155,54 @@ func TestOpenIDConnectTokens(t *testing.T) {
 	r = call(t, "POST", l.base+"/v1/projects", registration("OIDC2", "330681"), "Authorization", "Bearer "+tok)
 	if r.status != 403 || r.body["code"] != "out-of-scope" {
 		t.Fatalf("another county with an ID token: %d %s", r.status, r.raw)
+	}
+}
+
+// TestWorkspaceSingleSignOn: with a client secret the web workspace signs
+// people in through the OpenID Connect provider (authorization code with
+// PKCE and a nonce); the ID token becomes the session and the pages show
+// the user its claims make. A callback whose state is not the one sent is
+// refused, and so is a provider's user who is not a user of the ledger.
+func TestWorkspaceSingleSignOn(t *testing.T) {
+	is := newIssuer(t)
+	is.login = map[string]any{"preferred_username": "wangwu", "name": "王五", "org": "上虞市发改局", "ledger_roles": []string{"county_drc"}, "ledger_region": "330682"}
+	l := startLedger(t, t.TempDir(), "--oidc-issuer", is.srv.URL, "--oidc-audience", "ledger", "--oidc-client-secret", clientSecret)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := browser.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, body := get(l.base + "/signin"); st != 200 || !strings.Contains(body, `href="/signin/oidc?next=`) {
+		t.Fatalf("the sign-in page offers no single sign-on: %d", st)
+	}
+	st, body := get(l.base + "/signin/oidc?next=/watchlist")
+	if st != 200 || !strings.Contains(body, `content="0;url=/watchlist"`) {
+		t.Fatalf("after the provider: %d %s", st, body)
+	}
+	if st, body := get(l.base + "/watchlist"); st != 200 || !strings.Contains(body, "王五") || !strings.Contains(body, "上虞市") {
+		t.Fatalf("the watchlist as the signed-in user: %d %.400s", st, body)
+	}
+	// A callback whose state is not the one this browser sent.
+	if st, _ := get(l.base + "/signin/oidc/callback?code=x&state=forged"); st != http.StatusBadRequest {
+		t.Fatalf("a forged state: %d", st)
+	}
+	// The provider knows someone the ledger does not accept (no role).
+	is.mu.Lock()
+	is.login = map[string]any{"preferred_username": "nobody", "name": "某人", "ledger_region": "330682"}
+	is.mu.Unlock()
+	jar2, _ := cookiejar.New(nil)
+	browser.Jar = jar2
+	if st, body := get(l.base + "/signin/oidc?next=/"); st != http.StatusUnauthorized || !strings.Contains(body, "统一身份认证未完成") {
+		t.Fatalf("a provider's user who is none of the ledger's: %d %.300s", st, body)
+	}
+	if st, body := get(l.base + "/watchlist"); st != 200 || !strings.Contains(body, `id="token"`) {
+		t.Fatalf("the watchlist without a session is not the sign-in page: %d", st)
 	}
 }

@@ -73,6 +73,8 @@ type serveConfig struct {
 	oidcIssuer     string
 	oidcAudience   string
 	oidcClaims     string
+	oidcSecret     string
+	publicURL      string
 	fourEyes       int64
 	mustSign       string
 	limits         httpapi.Limits
@@ -138,6 +140,8 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	fs.BoolVar(&c.hookPrivate, "webhook-allow-private", getenv("LEDGER_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks target loopback, private and link-local addresses (refused by default) (LEDGER_WEBHOOK_ALLOW_PRIVATE=1)")
 	fs.StringVar(&c.oidcIssuer, "oidc-issuer", env("LEDGER_OIDC_ISSUER", ""), "an OpenID Connect issuer whose ID tokens are accepted as bearer tokens, e.g. https://sso.example.gov.cn (LEDGER_OIDC_ISSUER)")
 	fs.StringVar(&c.oidcAudience, "oidc-audience", env("LEDGER_OIDC_AUDIENCE", ""), "the audience (client id) those tokens must be for (LEDGER_OIDC_AUDIENCE)")
+	fs.StringVar(&c.oidcSecret, "oidc-client-secret", env("LEDGER_OIDC_CLIENT_SECRET", ""), "the client secret of the ledger (client id --oidc-audience) at the OpenID Connect issuer: with it the web workspace offers single sign-on (LEDGER_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&c.publicURL, "public-url", env("LEDGER_PUBLIC_URL", ""), "the ledger's address as browsers reach it, e.g. https://ledger.example; the single sign-on returns to <public-url>/signin/oidc/callback (default: the address each request was sent to) (LEDGER_PUBLIC_URL)")
 	fs.StringVar(&c.oidcClaims, "oidc-claims", env("LEDGER_OIDC_CLAIMS", ""), "JSON naming the claims that give a user's fields, e.g. {\"id\":\"preferred_username\",\"roles\":\"ledger_roles\",\"region\":\"ledger_region\"} (the defaults; also name, org, owner_org) (LEDGER_OIDC_CLAIMS)")
 	fs.Int64Var(&c.fourEyes, "four-eyes-above", int64(envInt("LEDGER_FOUR_EYES_ABOVE", 0)), "disbursements above this many fen are prepared by one finance user and paid when a second approves them; 0: off (LEDGER_FOUR_EYES_ABOVE)")
 	fs.StringVar(&c.mustSign, "require-signatures", env("LEDGER_REQUIRE_SIGNATURES", ""), "commands that must be signed by their author (HTTP Message Signatures), comma-separated, e.g. issue_plan,disburse,approve_disbursement,record_acceptance (LEDGER_REQUIRE_SIGNATURES)")
@@ -367,7 +371,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer stopMetrics()
 	}
-	pages, err := web.New(web.Config{API: api, Secure: cfg.secureCookies, Log: log.With("component", "web")})
+	wcfg := web.Config{API: api, Secure: cfg.secureCookies, Log: log.With("component", "web")}
+	if cfg.oidcIssuer != "" && cfg.oidcSecret != "" {
+		wcfg.OIDC = &web.OIDCLogin{Issuer: cfg.oidcIssuer, ClientID: cfg.oidcAudience, ClientSecret: cfg.oidcSecret, PublicURL: cfg.publicURL}
+	}
+	pages, err := web.New(wcfg)
 	if err != nil {
 		return err
 	}
