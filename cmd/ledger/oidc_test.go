@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -204,5 +206,40 @@ func TestWorkspaceSingleSignOn(t *testing.T) {
 	}
 	if st, body := get(l.base + "/watchlist"); st != 200 || !strings.Contains(body, `id="token"`) {
 		t.Fatalf("the watchlist without a session is not the sign-in page: %d", st)
+	}
+}
+
+// TestWorkspaceSingleSignOnInTheBrowser: the same sign-on in Chromium, where
+// the session cookie is SameSite=Strict and the provider's redirect back
+// comes from another site: the page after the callback carries the browser
+// on with the session.
+func TestWorkspaceSingleSignOnInTheBrowser(t *testing.T) {
+	path := browser(t)
+	is := newIssuer(t)
+	is.login = map[string]any{"preferred_username": "wangwu", "name": "王五", "org": "上虞市发改局", "ledger_roles": []string{"county_drc"}, "ledger_region": "330682"}
+	l := startLedger(t, t.TempDir(), "--oidc-issuer", is.srv.URL, "--oidc-audience", "ledger", "--oidc-client-secret", clientSecret)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	tb := newTab(t, bctx)
+	// The browser reaches the ledger as localhost and the provider as
+	// 127.0.0.1: two sites, as in life.
+	base := strings.Replace(l.base, "127.0.0.1", "localhost", 1)
+	var who, loc string
+	tb.run(t, "single sign-on",
+		chromedp.Navigate(base+"/watchlist"),
+		chromedp.WaitVisible(`a[href^="/signin/oidc"]`, chromedp.ByQuery),
+		chromedp.Click(`a[href^="/signin/oidc"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("header .who strong", chromedp.ByQuery),
+		chromedp.Text("header .who strong", &who, chromedp.ByQuery),
+		chromedp.Location(&loc),
+	)
+	if who != "王五" || !strings.HasSuffix(loc, "/watchlist") {
+		t.Fatalf("after the sign-on: %q at %s", who, loc)
+	}
+	if errs := tb.takeErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
 	}
 }
