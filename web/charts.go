@@ -35,6 +35,11 @@ var statusColours = []string{"#9e9e9e", "#8d6e63", "#6d4c41", "#5c6bc0", "#3949a
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
+// legendItem draws a legend's coloured square at x, y and its words.
+func legendItem(b *strings.Builder, x, y int, colour, text string) {
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, x, y, colour, x+16, y+11, esc(text))
+}
+
 // awardChart is the award and disbursement per region, in 万元.
 func (v *view) awardChart(groups []*client.Group) template.HTML {
 	if len(groups) == 0 {
@@ -64,8 +69,8 @@ func (v *view) awardChart(groups []*client.Group) template.HTML {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%s / %s</text>`, left+width+6, y+16, esc(projections.Wan(int64(g.Totals.Awarded))), esc(projections.Wan(int64(g.Totals.Disbursed))))
 	}
 	ly := len(groups)*row + 20
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left, ly, colAwarded, left+16, ly+11, esc(v.T("Awarded")))
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left+140, ly, colDisbursed, left+156, ly+11, esc(v.T("Disbursed")))
+	legendItem(&b, left, ly, colAwarded, v.T("Awarded"))
+	legendItem(&b, left+140, ly, colDisbursed, v.T("Disbursed"))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -117,7 +122,7 @@ func (v *view) statusChart(groups []*client.Group) template.HTML {
 	}
 	for i, k := range legend {
 		x, y := 10+(i%4)*145, len(groups)*row+10+(i/4)*18
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, x, y, statusColours[k], x+16, y+11, esc(v.Status(statusOrder[k])))
+		legendItem(&b, x, y, statusColours[k], v.Status(statusOrder[k]))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -194,8 +199,8 @@ func (v *view) progressChart(p *client.Project, tl *client.Timeline) template.HT
 		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="2.5"><title>%s</title></path>`, path.String(), s.col, esc(s.name))
 	}
 	ly := top + height + 34
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left, ly, colDisbursed, left+16, ly+11, esc(v.T("share of the award disbursed")))
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left+260, ly, colProgress, left+276, ly+11, esc(v.T("share of the investment completed")))
+	legendItem(&b, left, ly, colDisbursed, v.T("share of the award disbursed"))
+	legendItem(&b, left+260, ly, colProgress, v.T("share of the investment completed"))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -231,8 +236,8 @@ func (v *view) shareChart(groups []*client.Group) template.HTML {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%d%% / %d%%</text>`, left+width+6, y+16, paid/100, done/100)
 	}
 	ly := len(groups)*row + 20
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left, ly, colDisbursed, left+16, ly+11, esc(v.T("share of the award disbursed")))
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" class="label">%s</text>`, left+200, ly, colProgress, left+216, ly+11, esc(v.T("share of the investment completed")))
+	legendItem(&b, left, ly, colDisbursed, v.T("share of the award disbursed"))
+	legendItem(&b, left+200, ly, colProgress, v.T("share of the investment completed"))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
