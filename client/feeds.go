@@ -207,6 +207,9 @@ func Consume(ctx context.Context, nc *nats.Conn, durable, filter string, fn func
 				return err
 			}
 		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			return err
+		}
 	}
 	return nil
 }
