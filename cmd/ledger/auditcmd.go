@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/identity"
 	"github.com/zjfund/ledger/internal/dirlock"
+	"github.com/zjfund/ledger/projections"
 )
 
 // storeFlags are how an audit command reaches the stream: a stopped data
@@ -493,11 +493,9 @@ func printSummary(w io.Writer, body []byte) error {
 	return tw.Flush()
 }
 
-// inWan is an amount in 万元 with up to two decimals.
-func inWan(f domain.Fen) string {
-	v := strconv.FormatFloat(float64(f)/float64(domain.Wan), 'f', 2, 64)
-	return strings.TrimSuffix(strings.TrimRight(v, "0"), ".")
-}
+// inWan is an amount in 万元, exactly, as the reports and the web pages
+// write it.
+func inWan(f domain.Fen) string { return projections.Wan(int64(f)) }
 
 // amounts is "none", or each source's amount in 万元.
 func amounts(a domain.Amounts) string {
