@@ -84,6 +84,15 @@ func (v *view) forms(p *client.Project, res *formResult) []form {
 		if res != nil && res.Op == spec.Operation {
 			f.Result = res
 			refill(f.Fields, v.r.PostForm)
+			// The rule that refused it, in the words of the project's programmes.
+			if res.Problem != nil && res.Problem.Rule != "" && rules != nil {
+				for _, r := range rules.Rules {
+					if r.ID == res.Problem.Rule {
+						res.Rule = &r
+						break
+					}
+				}
+			}
 		}
 		out = append(out, f)
 	}
@@ -306,18 +315,6 @@ func (s *Server) step(v *view) {
 			return
 		}
 		res.Problem = p
-		if p.Rule != "" {
-			if pr, err := v.api.Project(v.r.Context(), id); err == nil {
-				if rules := domain.CurrentRulebook().Effective(pr.Programmes); rules != nil {
-					for _, r := range rules.Rules {
-						if r.ID == p.Rule {
-							res.Rule = &r
-							break
-						}
-					}
-				}
-			}
-		}
 		v.projectPage(p.Status, res)
 		return
 	}

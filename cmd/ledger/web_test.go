@@ -278,7 +278,7 @@ func TestWorkspaceInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible("#step-disburse .problem", chromedp.ByQuery),
 		chromedp.Text("#step-disburse .problem", &problem, chromedp.ByQuery),
 	)
-	if !strings.Contains(problem, "R6") || !strings.Contains(problem, "未通过") {
+	if !strings.Contains(problem, "R6") || !strings.Contains(problem, "未通过") || !strings.Contains(problem, "R6 (L1207-1210)") {
 		t.Errorf("the refusal says %q", problem)
 	}
 	// The refused form's page answers 409 (the API's status for the rule),
