@@ -26,6 +26,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/domain"
@@ -79,6 +80,10 @@ type row struct {
 	Postgres      float64 `json:"postgres,omitempty"`
 	PostgresRatio float64 `json:"postgres_ratio,omitempty"`
 	PostgresNote  string  `json:"postgres_note,omitempty"`
+	// A minimal group commit straight on JetStream (the append measures
+	// with more than one writer), and the ledger's ratio to it.
+	RawGroup      float64 `json:"raw_group_commit,omitempty"`
+	RawGroupRatio float64 `json:"raw_group_commit_ratio,omitempty"`
 }
 
 type benchReport struct {
@@ -191,6 +196,7 @@ type rig struct {
 	srv    *eventstore.Embedded
 	nc     *nats.Conn
 	store  *eventstore.Store
+	svc    *app.Service
 	views  *projections.Engine
 	base   string
 	client *http.Client
@@ -253,7 +259,8 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 	viewsDone, serveDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(viewsDone); _ = views.Run(vctx) }()
 	log := slog.New(slog.DiscardHandler)
-	api := httpapi.New(httpapi.Config{Commands: app.New(st, nil), Health: st, Views: views, Source: st, Log: log})
+	svc := app.New(st, nil)
+	api := httpapi.New(httpapi.Config{Commands: svc, Health: st, Views: views, Source: st, Log: log})
 	pages, err := web.New(web.Config{API: api, Log: log})
 	if err != nil {
 		_ = ln.Close()
@@ -265,7 +272,7 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 	}
 	hs := &http.Server{Handler: web.Mount(api, pages)}
 	go func() { defer close(serveDone); _ = hs.Serve(ln) }()
-	r := &rig{srv: srv, nc: nc, store: st, views: views, base: "http://" + ln.Addr().String(),
+	r := &rig{srv: srv, nc: nc, store: st, svc: svc, views: views, base: "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}}
 	r.stop = func() {
 		_ = hs.Close()
@@ -315,6 +322,8 @@ func (r *rig) register(ctx context.Context, prefix string, n int) ([]string, err
 	}
 	return ids, nil
 }
+
+var inspectionTime = time.Date(2011, 6, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 var inspection = map[string]any{"effective_time": "2011-06-01T10:00:00+08:00", "kind": "inspection", "body": "市发改委", "findings": "进度正常"}
 
@@ -407,9 +416,10 @@ func measure(ctx context.Context, clients int, d time.Duration, lat *latencies, 
 	return float64(count.Load()) / time.Since(start).Seconds(), nil
 }
 
-// appends measures 1.1 and 1.2: commands through the HTTP API, one event
-// each, against raw OCC publishes of the same size, with group commit on
-// and off.
+// appends measures 1.1 and 1.2: commands through the HTTP API and straight
+// through the command service, one event each, with group commit on and off,
+// against raw OCC publishes of the same size, a minimal group commit on
+// JetStream, and PostgreSQL's event table.
 func (b *bencher) appends(ctx context.Context) ([]row, error) {
 	size, err := b.eventSize(ctx)
 	if err != nil {
@@ -421,8 +431,21 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, gc := range []bool{true, false} {
-			r, err := b.newRig(ctx, gc)
+		var group float64
+		if clients > 1 {
+			if group, err = b.rawGroupAppends(ctx, clients, size); err != nil {
+				return nil, err
+			}
+			b.say("minimal group commit on JetStream, %d writers: %.0f events/s", clients, group)
+		}
+		first := len(rows)
+		for _, m := range []struct {
+			gc, http bool
+		}{{true, true}, {false, true}, {true, false}} {
+			if !m.http && clients == 1 {
+				continue
+			}
+			r, err := b.newRig(ctx, m.gc)
 			if err != nil {
 				return nil, err
 			}
@@ -435,6 +458,11 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 			rate, err := measure(ctx, clients, b.cfg.duration, lat, func(ctx context.Context, c, i int) error {
 				owned := (len(ids) - c + clients - 1) / clients // projects c, c+clients, …
 				id := ids[c+clients*(i%max(owned, 1))]
+				if !m.http {
+					_, err := r.svc.Handle(ctx, app.Request{Project: domain.ProjectID(id), Actor: domain.Actor{Name: "bench", Role: domain.RoleAuditor},
+						Command: &domain.RecordInspection{At: domain.At{EffectiveTime: inspectionTime}, Kind: "inspection", Body: "市发改委", Findings: "进度正常"}})
+					return err
+				}
 				_, err := r.post(ctx, "/v1/projects/"+id+"/inspections", inspection, "auditor")
 				return err
 			})
@@ -443,22 +471,34 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 			if err != nil {
 				return nil, err
 			}
-			name := fmt.Sprintf("append via HTTP, %d client(s), group commit %s", clients, map[bool]string{true: "on", false: "off"}[gc])
+			name := fmt.Sprintf("append via HTTP, %d client(s), group commit %s", clients, map[bool]string{true: "on", false: "off"}[m.gc])
+			if !m.http {
+				name = fmt.Sprintf("append in-process (command service), %d writers, group commit on", clients)
+			}
 			target := ""
 			switch {
 			case clients == 1:
-				target = "≥ 0.7×"
-			case clients == 64 && gc:
-				target = "≥ 2×"
-			case clients == 256 && gc:
-				target = "≥ 3×"
+				target = "≥ 0.7× raw"
+			case clients == 64 && m.gc && m.http:
+				target = "≥ 1× PostgreSQL, ≥ 0.8× raw group commit"
+			case clients == 256 && m.gc && m.http:
+				target = "≥ 1.5× PostgreSQL, ≥ 0.8× raw group commit"
+			case clients == 64 && !m.http:
+				target = "≥ 1.5× PostgreSQL, ≥ 0.8× raw group commit"
+			case clients == 256 && !m.http:
+				target = "≥ 2× PostgreSQL, ≥ 0.8× raw group commit"
 			}
 			comment := ""
-			if gc && gs.Batches > 0 {
-				comment = fmt.Sprintf("%d atomic batches carried %.0f%% of the appends", gs.Batches, 100*float64(gs.Appends)/(rate*b.cfg.duration.Seconds()))
+			if m.gc && gs.Batches > 0 {
+				comment = fmt.Sprintf("%d atomic batches, %.0f appends each, carried %.0f%% of the appends", gs.Batches,
+					float64(gs.Appends)/float64(gs.Batches), 100*float64(gs.Appends)/(rate*b.cfg.duration.Seconds()))
 			}
-			rows = append(rows, row{Name: name, Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw, P50ms: lat.pct(0.5), P99ms: lat.pct(0.99),
-				RawP50: rawLat.pct(0.5), RawP99: rawLat.pct(0.99), Target: target, Comment: comment})
+			out := row{Name: name, Ledger: rate, Raw: raw, Unit: "events/s", Ratio: rate / raw, P50ms: lat.pct(0.5), P99ms: lat.pct(0.99),
+				RawP50: rawLat.pct(0.5), RawP99: rawLat.pct(0.99), Target: target, Comment: comment}
+			if group > 0 {
+				out.RawGroup, out.RawGroupRatio = group, rate/group
+			}
+			rows = append(rows, out)
 			b.say("%s: %.0f events/s (raw %.0f), p50 %.2f ms p99 %.2f ms %s", name, rate, raw, lat.pct(0.5), lat.pct(0.99), comment)
 		}
 		// PostgreSQL's event table, same writers, same event size, right after.
@@ -467,7 +507,7 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i := len(rows) - 2; i < len(rows) && pg != nil; i++ {
+		for i := first; i < len(rows) && pg != nil; i++ {
 			rows[i].Postgres, rows[i].PostgresRatio = pg.Rate, rows[i].Ledger/pg.Rate
 			rows[i].PostgresNote = fmt.Sprintf("PostgreSQL p50 %.2f / p99 %.2f ms, %s", pg.P50ms, pg.P99ms, pg.Settings)
 		}
@@ -555,6 +595,100 @@ func (b *bencher) rawAppends(ctx context.Context, clients, size int) (float64, *
 		return nil
 	})
 	return rate, lat, err
+}
+
+// rawGroupAppends is a minimal group commit straight on JetStream, the
+// yardstick of the ledger's: writers hand their append (one event, with
+// its project's expected sequence) to one committer, which publishes what
+// waits when the batch before has committed — a lone append as a single
+// OCC publish, two or more as one atomic batch — and answers each.
+func (b *bencher) rawGroupAppends(ctx context.Context, clients, size int) (float64, error) {
+	nc, _, closeNATS, err := b.connect(ctx, "rawgroup")
+	if err != nil {
+		return 0, err
+	}
+	defer closeNATS()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, eventstore.StreamConfig(eventstore.Config{Replicas: b.replicas()})); err != nil {
+		return 0, err
+	}
+	payload := bytes.Repeat([]byte("x"), size)
+	type pending struct {
+		p    int
+		last uint64
+		done chan error
+	}
+	last := make([]uint64, b.cfg.projects)
+	queue := make(chan *pending, clients)
+	cctx, stop := context.WithCancel(ctx)
+	committed := make(chan struct{})
+	msg := func(p *pending) *nats.Msg {
+		id := domain.ProjectID(fmt.Sprintf("G%06d", p.p))
+		m := nats.NewMsg("ledger.330600.330682." + string(id) + ".inspection_recorded")
+		m.Data = payload
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(p.last, 10))
+		m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, eventstore.ProjectFilter(id))
+		return m
+	}
+	go func() {
+		defer close(committed)
+		for {
+			var group []*pending
+			select {
+			case p := <-queue:
+				group = append(group, p)
+			case <-cctx.Done():
+				return
+			}
+		drain:
+			for {
+				select {
+				case p := <-queue:
+					group = append(group, p)
+				default:
+					break drain
+				}
+			}
+			if len(group) == 1 {
+				ack, err := js.PublishMsg(cctx, msg(group[0]))
+				if err == nil {
+					last[group[0].p] = ack.Sequence
+				}
+				group[0].done <- err
+				continue
+			}
+			batch := nuid.Next()
+			var ack *jetstream.PubAck
+			var err error
+			for i, p := range group {
+				m := msg(p)
+				m.Header.Set("Nats-Batch-Id", batch)
+				m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+				if i < len(group)-1 {
+					if err = nc.PublishMsg(m); err != nil {
+						break
+					}
+					continue
+				}
+				m.Header.Set("Nats-Batch-Commit", "1")
+				ack, err = js.PublishMsg(cctx, m)
+			}
+			for i, p := range group {
+				if err == nil {
+					last[p.p] = ack.Sequence - uint64(len(group)-1-i)
+				}
+				p.done <- err
+			}
+		}
+	}()
+	defer func() { stop(); <-committed }()
+	return measure(ctx, clients, b.cfg.duration, &latencies{}, func(ctx context.Context, c, i int) error {
+		owned := (b.cfg.projects - c + clients - 1) / clients
+		p := &pending{p: c + clients*(i%max(owned, 1)), done: make(chan error, 1)}
+		p.last = last[p.p]
+		queue <- p
+		return <-p.done
+	})
 }
 
 // panicTB lets testload fill a store outside a test.
@@ -722,12 +856,16 @@ func rssBytes() int64 {
 
 func printTable(w io.Writer, rep benchReport) {
 	fmt.Fprintf(w, "%s — %s\n%s\n\n", rep.Command, rep.Machine, rep.Settings)
-	fmt.Fprintln(w, "| measure | ledger | raw JetStream | ratio | p50 / p99 ms (raw) | target | note | PostgreSQL | ratio |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| measure | ledger | raw JetStream | ratio | raw group commit | ratio | p50 / p99 ms (raw) | target | note | PostgreSQL | ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rep.Rows {
 		raw, ratio := "", ""
 		if r.Raw > 0 {
 			raw, ratio = fmt.Sprintf("%.0f", r.Raw), fmt.Sprintf("%.2f×", r.Ratio)
+		}
+		group, groupRatio := "", ""
+		if r.RawGroup > 0 {
+			group, groupRatio = fmt.Sprintf("%.0f", r.RawGroup), fmt.Sprintf("%.2f×", r.RawGroupRatio)
 		}
 		pg, pgRatio := "skipped", ""
 		if r.Postgres > 0 {
@@ -742,6 +880,6 @@ func printTable(w io.Writer, rep benchReport) {
 				lat += fmt.Sprintf(" (%.2f / %.2f)", r.RawP50, r.RawP99)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %.1f %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Ledger, r.Unit, raw, ratio, lat, r.Target, r.Comment, pg, pgRatio)
+		fmt.Fprintf(w, "| %s | %.1f %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Ledger, r.Unit, raw, ratio, group, groupRatio, lat, r.Target, r.Comment, pg, pgRatio)
 	}
 }

@@ -27,14 +27,22 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	// 2 client counts × group commit on/off, rebuild, memory, lag, 3 queries,
-	// 4 pages of the web workspace.
-	if len(rep.Rows) != 14 {
-		t.Fatalf("%d rows, want 14: %+v", len(rep.Rows), rep.Rows)
+	// 2 client counts × group commit on/off over HTTP, the in-process
+	// command path at 8, rebuild, memory, lag, 3 queries, 4 pages of the web
+	// workspace.
+	if len(rep.Rows) != 15 {
+		t.Fatalf("%d rows, want 15: %+v", len(rep.Rows), rep.Rows)
 	}
+	grouped := 0
 	for _, r := range rep.Rows {
-		if r.Ledger <= 0 && r.Unit != "ms (p99)" || (r.Raw > 0 && r.Ratio <= 0) {
+		if r.Ledger <= 0 && r.Unit != "ms (p99)" || (r.Raw > 0 && r.Ratio <= 0) || (r.RawGroup > 0 && r.RawGroupRatio <= 0) {
 			t.Fatalf("row %q has no figure: %+v", r.Name, r)
 		}
+		if r.RawGroup > 0 {
+			grouped++
+		}
+	}
+	if grouped != 3 { // the 8-writer rows are set beside the minimal group commit
+		t.Fatalf("%d rows beside the raw group commit, want 3", grouped)
 	}
 }
