@@ -172,6 +172,44 @@ func TestRetriedAppendIsStoredOnce(t *testing.T) {
 	}
 }
 
+// After JetStream's duplicate window a retried append is no longer dropped
+// by its message ids; the project's expected sequence refuses it instead, and
+// the store answers with the events of the first try.
+func TestRetriedAppendPastTheDuplicateWindowIsStoredOnce(t *testing.T) {
+	h := start(t, t.TempDir())
+	ctx := context.Background()
+	for _, events := range [][]Draft{
+		{draft(domain.ChangeApproved{ChangeID: "c1", Reference: "r"})},
+		{draft(domain.ChangeApproved{ChangeID: "c2", Reference: "r"}), draft(domain.OwnerRenamed{ChangeID: "c2", From: "a", To: "b"})},
+	} {
+		last, _ := h.store.LastSequence(ctx)
+		req := AppendRequest{Project: "P1", City: "330600", County: "330682", Expected: last, Recorded: time.Now().UTC(), Events: events}
+		first, err := h.store.Append(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same messages again, as JetStream sees them once it has
+		// forgotten their ids.
+		msgs, out, err := h.store.messages(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			m.Header.Del(jetstream.MsgIDHeader)
+		}
+		again, err := h.store.commit(ctx, req, msgs, out)
+		if err != nil {
+			t.Fatalf("retry past the window: %v", err)
+		}
+		if len(again) != len(first) || again[0].Seq != first[0].Seq || again[len(again)-1].Seq != first[len(first)-1].Seq {
+			t.Fatalf("retry returned %v, want the first try's sequences", again)
+		}
+	}
+	if n := h.msgs(t); n != 3 {
+		t.Fatalf("stream holds %d messages, want 3", n)
+	}
+}
+
 func TestAtomicAppendChainsHashesAndIsAllOrNothing(t *testing.T) {
 	h := start(t, t.TempDir())
 	a := appendOne(t, h.store, "P1", 0, "", domain.ProjectClosed{})
@@ -258,9 +296,24 @@ func TestDeletesAndPurgesAreRefused(t *testing.T) {
 		}
 		again.Close()
 	}
+	// A stream made when the duplicate window was 10 minutes is brought to
+	// the configured one, which bounds the memory JetStream keeps for it.
+	cfg = StreamConfig(Config{})
+	cfg.Duplicates = 10 * time.Minute
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, h.nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
 	info, err := h.store.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if info.Config.Duplicates != 2*time.Minute {
+		t.Errorf("duplicate window after Open: %v, want 2m0s", info.Config.Duplicates)
 	}
 	if info.State.Msgs != 1 || !info.Config.DenyDelete || !info.Config.DenyPurge || info.Config.AllowRollup || info.Config.MaxAge != 0 {
 		t.Fatalf("after the attempts: %d messages, config %+v", info.State.Msgs, info.Config)
