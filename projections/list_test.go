@@ -75,6 +75,60 @@ func TestPagesCoverTheListExactlyOnce(t *testing.T) {
 	}
 }
 
+// The default order (by id) walks the region indexes from the cursor; built
+// project by project in any order of ids, with a filter that skips some of
+// a city's projects, its pages are still the filtered projects in id order,
+// each once.
+func TestListInIDOrderFromTheRegionIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	m := NewModel()
+	statuses := []domain.Status{domain.StatusImplementing, domain.StatusCompleted}
+	for i := 0; i < 300; i++ {
+		p := &Project{ID: fmt.Sprintf("P%04d", r.IntN(10000)) + fmt.Sprint(i), City: []string{"330600", "330200", "330400"}[r.IntN(3)],
+			Status: statuses[r.IntN(2)], PlannedStart: "2009-01-01", PlannedEnd: "2010-01-01"}
+		p.County = p.City + fmt.Sprint(r.IntN(2))
+		m.Projects[p.ID] = p
+		m.index(p)
+	}
+	ref := time.Date(2011, 1, 1, 0, 0, 0, 0, cst)
+	for _, f := range []Filter{{}, {City: "330600"}, {City: "330200", Status: domain.StatusCompleted}, {County: "3304001", Status: domain.StatusImplementing}, {City: "999999"}} {
+		var want []string
+		for id, p := range m.Projects {
+			if f.Match(p) {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want)
+		for _, desc := range []bool{false, true} {
+			sortBy := "id"
+			if desc {
+				sortBy = "-id"
+				slices.Reverse(want)
+			}
+			for _, limit := range []int{1, 3, 50, 500} {
+				var got []string
+				cur := ""
+				for pages := 0; ; pages++ {
+					rows, next, err := List(m, f, sortBy, cur, limit, ref)
+					if err != nil || pages > len(m.Projects) {
+						t.Fatalf("%+v %s limit %d: %v", f, sortBy, limit, err)
+					}
+					for _, row := range rows {
+						got = append(got, row.ID)
+					}
+					if next == "" {
+						break
+					}
+					cur = next
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("filter %+v, sort %s, %d a page:\n got %v\nwant %v", f, sortBy, limit, got, want)
+				}
+			}
+		}
+	}
+}
+
 // independentSort orders the model's project ids by key as the API
 // documents it, without the list's own comparator.
 func independentSort(m *Model, key string, desc bool) []string {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zjfund/ledger/domain"
@@ -206,17 +207,18 @@ func (p *Project) Outstanding() Money {
 // Only the writer (Apply, under the engine's write lock) changes it, its
 // indexes included; readers only read.
 type Model struct {
-	Applied  uint64              `json:"applied"`
-	Skipped  uint64              `json:"skipped"` // events of types this model does not know
-	Projects map[string]*Project `json:"projects"`
-	list     []*Project          // the same projects, for scans cheaper than a map's
-	sums     sums                // unfiltered summaries, when kept (the live model)
-	byCity   map[string][]*Project
-	byCounty map[string][]*Project
+	Applied  uint64                `json:"applied"`
+	Skipped  uint64                `json:"skipped"` // events of types this model does not know
+	Projects map[string]*Project   `json:"projects"`
+	list     []*Project            // the same projects in id order, for scans cheaper than a map's
+	sums     sums                  // unfiltered summaries, when kept (the live model)
+	byCity   map[string][]*Project // a city's projects, in id order
+	byCounty map[string][]*Project // a county's projects, in id order
 }
 
-// candidates returns the projects a filter can match: a city's or a
-// county's when it names one (a project's region never changes), else all.
+// candidates returns the projects a filter can match, in id order: a city's
+// or a county's when it names one (a project's region never changes), else
+// all.
 func (m *Model) candidates(f Filter) []*Project {
 	switch {
 	case f.County != "":
@@ -236,14 +238,33 @@ func (m *Model) reindex() {
 	m.list = m.list[:0]
 	m.byCity, m.byCounty = map[string][]*Project{}, map[string][]*Project{}
 	for _, p := range m.Projects {
-		m.index(p)
+		m.list = append(m.list, p)
+		m.byCity[p.City] = append(m.byCity[p.City], p)
+		m.byCounty[p.County] = append(m.byCounty[p.County], p)
+	}
+	slices.SortFunc(m.list, byID)
+	for _, l := range m.byCity {
+		slices.SortFunc(l, byID)
+	}
+	for _, l := range m.byCounty {
+		slices.SortFunc(l, byID)
 	}
 }
 
+// index adds a new project to the list and the region indexes, each kept
+// in id order (ids are mostly time-ordered UUIDs, so this is mostly an
+// append).
 func (m *Model) index(p *Project) {
-	m.list = append(m.list, p)
-	m.byCity[p.City] = append(m.byCity[p.City], p)
-	m.byCounty[p.County] = append(m.byCounty[p.County], p)
+	m.list = insertByID(m.list, p)
+	m.byCity[p.City] = insertByID(m.byCity[p.City], p)
+	m.byCounty[p.County] = insertByID(m.byCounty[p.County], p)
+}
+
+func byID(a, b *Project) int { return strings.Compare(a.ID, b.ID) }
+
+func insertByID(l []*Project, p *Project) []*Project {
+	i, _ := slices.BinarySearchFunc(l, p, byID)
+	return slices.Insert(l, i, p)
 }
 
 // KeepSums makes the model keep its unfiltered summaries up to date as

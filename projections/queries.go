@@ -292,59 +292,87 @@ func List(m *Model, f Filter, sortBy, after string, limit int, ref time.Time) ([
 		}
 		return a.p.ID < b.p.ID != desc
 	}
-	var pivot item
-	if cur != nil {
-		pivot = item{&Project{ID: cur.ID}, cur.N, cur.S}
-	}
-	// Keep the limit+1 first rows after the cursor in a max-heap: one scan,
-	// no sort of every match.
-	var top []item
-	up := func(i int) {
-		for i > 0 {
-			parent := (i - 1) / 2
-			if !less(top[parent], top[i]) {
-				return
+	var items []item
+	if key == "id" {
+		// The candidates are in id order: walk them from the cursor and stop
+		// at the page's end.
+		cands := m.candidates(f)
+		take := func(p *Project) bool {
+			if f.Match(p) {
+				items = append(items, item{p, 0, p.ID})
 			}
-			top[parent], top[i] = top[i], top[parent]
-			i = parent
+			return len(items) <= limit
 		}
-	}
-	down := func(i int) {
-		for {
-			l, r, big := 2*i+1, 2*i+2, i
-			if l < len(top) && less(top[big], top[l]) {
-				big = l
+		if !desc {
+			i := 0
+			if cur != nil {
+				i = sort.Search(len(cands), func(k int) bool { return cands[k].ID > cur.ID })
 			}
-			if r < len(top) && less(top[big], top[r]) {
-				big = r
+			for ; i < len(cands) && take(cands[i]); i++ {
 			}
-			if big == i {
-				return
+		} else {
+			i := len(cands) - 1
+			if cur != nil {
+				i = sort.Search(len(cands), func(k int) bool { return cands[k].ID >= cur.ID }) - 1
 			}
-			top[big], top[i] = top[i], top[big]
-			i = big
+			for ; i >= 0 && take(cands[i]); i-- {
+			}
 		}
+	} else {
+		var pivot item
+		if cur != nil {
+			pivot = item{&Project{ID: cur.ID}, cur.N, cur.S}
+		}
+		// Keep the limit+1 first rows after the cursor in a max-heap: one scan,
+		// no sort of every match.
+		var top []item
+		up := func(i int) {
+			for i > 0 {
+				parent := (i - 1) / 2
+				if !less(top[parent], top[i]) {
+					return
+				}
+				top[parent], top[i] = top[i], top[parent]
+				i = parent
+			}
+		}
+		down := func(i int) {
+			for {
+				l, r, big := 2*i+1, 2*i+2, i
+				if l < len(top) && less(top[big], top[l]) {
+					big = l
+				}
+				if r < len(top) && less(top[big], top[r]) {
+					big = r
+				}
+				if big == i {
+					return
+				}
+				top[big], top[i] = top[i], top[big]
+				i = big
+			}
+		}
+		for _, p := range m.candidates(f) {
+			if !f.Match(p) {
+				continue
+			}
+			n, s := sortValue(p, key)
+			it := item{p, n, s}
+			if cur != nil && !less(pivot, it) {
+				continue
+			}
+			switch {
+			case len(top) <= limit:
+				top = append(top, it)
+				up(len(top) - 1)
+			case less(it, top[0]):
+				top[0] = it
+				down(0)
+			}
+		}
+		sort.Slice(top, func(i, j int) bool { return less(top[i], top[j]) })
+		items = top
 	}
-	for _, p := range m.candidates(f) {
-		if !f.Match(p) {
-			continue
-		}
-		n, s := sortValue(p, key)
-		it := item{p, n, s}
-		if cur != nil && !less(pivot, it) {
-			continue
-		}
-		switch {
-		case len(top) <= limit:
-			top = append(top, it)
-			up(len(top) - 1)
-		case less(it, top[0]):
-			top[0] = it
-			down(0)
-		}
-	}
-	sort.Slice(top, func(i, j int) bool { return less(top[i], top[j]) })
-	items := top
 	end := min(limit, len(items))
 	rows := make([]Row, 0, end)
 	for _, it := range items[:end] {

@@ -23,6 +23,7 @@ func syntheticModel(n int) *Model {
 		p.Milestones[MRegistered] = time.Date(2009+r.IntN(3), 1, 1, 0, 0, 0, 0, cst).Unix()
 		p.Milestones[MPlanIssued] = p.Milestones[MRegistered] + 86400*100
 		m.Projects[p.ID] = p
+		m.index(p)
 	}
 	return m
 }
@@ -32,8 +33,9 @@ func BenchmarkList(b *testing.B) {
 	ref := time.Date(2011, 6, 1, 0, 0, 0, 0, cst)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := List(m, Filter{City: "330600"}, "", "", 50, ref); err != nil {
-			b.Fatal(err)
+		rows, _, err := List(m, Filter{City: "330600"}, "", "", 50, ref)
+		if err != nil || len(rows) != 50 {
+			b.Fatalf("%d rows, %v", len(rows), err)
 		}
 	}
 }
