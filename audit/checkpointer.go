@@ -71,7 +71,22 @@ func NewCheckpointer(src Stream, cps CheckpointLog, cfg CheckpointerConfig) *Che
 	}
 	c := &Checkpointer{src: src, log: cps, cfg: cfg}
 	c.signing.Store(true)
+	if g, ok := src.(leafSource); ok {
+		// The leaves' hashes are half the tree's memory, and a proof needs one
+		// or two of them: read those back from the stream instead.
+		c.tree.ReadLeavesFrom(func(i int64) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := g.Get(ctx, uint64(i)+1)
+			return s.Raw, err
+		})
+	}
 	return c
+}
+
+// leafSource is a Stream that also gives one event by sequence.
+type leafSource interface {
+	Get(ctx context.Context, seq uint64) (eventstore.Stored, error)
 }
 
 // SetSigning says whether this instance signs checkpoints. Where several

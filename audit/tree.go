@@ -18,11 +18,26 @@ import (
 
 // Tree is an RFC 6962 Merkle tree over the events' stored bytes, leaf i
 // being the event at stream sequence i+1. It keeps every stored hash in
-// memory (about 64 bytes per event). It is safe for concurrent use.
+// memory (about 64 bytes per event), or, once ReadLeavesFrom is called, the
+// hashes above the leaves only (about 32 bytes per event), hashing a leaf
+// again from the event's stored bytes when a root or proof needs it. It is
+// safe for concurrent use.
 type Tree struct {
-	mu     sync.RWMutex // guards hashes, n
-	hashes []tlog.Hash
+	mu     sync.RWMutex // guards hashes, n, last
+	hashes []tlog.Hash  // the stored hashes in tlog's order; without the leaves' when leaf is set
 	n      int64
+	leaf   func(i int64) ([]byte, error) // leaf i's stored bytes, when the leaves' hashes are not kept
+	last   tlog.Hash                     // leaf n-1's hash, when leaf is set
+}
+
+// ReadLeavesFrom makes the tree keep no leaf hashes from now on: leaf i's
+// hash is computed again from leaf(i), its stored bytes, when needed — the
+// sibling in an inclusion proof, the last leaf of a tree of odd size. Call it
+// before the first Append.
+func (t *Tree) ReadLeavesFrom(leaf func(i int64) ([]byte, error)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.leaf = leaf
 }
 
 // Append adds the next event's stored bytes as leaf Size().
@@ -32,6 +47,9 @@ func (t *Tree) Append(raw []byte) error {
 	hs, err := tlog.StoredHashes(t.n, raw, t.reader())
 	if err != nil {
 		return err
+	}
+	if t.leaf != nil {
+		t.last, hs = hs[0], hs[1:] // the leaf's own hash comes first
 	}
 	t.hashes = append(t.hashes, hs...)
 	t.n++
@@ -49,13 +67,46 @@ func (t *Tree) reader() tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
 		for i, x := range idx {
-			if x >= int64(len(t.hashes)) {
-				return nil, fmt.Errorf("stored hash %d is not in the tree (%d hashes)", x, len(t.hashes))
+			h, err := t.stored(x)
+			if err != nil {
+				return nil, err
 			}
-			out[i] = t.hashes[x]
+			out[i] = h
 		}
 		return out, nil
 	})
+}
+
+// stored returns the stored hash of index x. Without the leaves' hashes,
+// the hash at (level, n), level ≥ 1, is preceded in tlog's order by the
+// hashes of the (n+1)·2^level leaves its subtree and those before it span,
+// so it sits that many places earlier in t.hashes.
+func (t *Tree) stored(x int64) (tlog.Hash, error) {
+	if t.leaf == nil {
+		if x >= int64(len(t.hashes)) {
+			return tlog.Hash{}, fmt.Errorf("stored hash %d is not in the tree (%d hashes)", x, len(t.hashes))
+		}
+		return t.hashes[x], nil
+	}
+	level, n := tlog.SplitStoredHashIndex(x)
+	if level == 0 {
+		switch {
+		case n >= t.n:
+			return tlog.Hash{}, fmt.Errorf("leaf %d is not in the tree (%d leaves)", n, t.n)
+		case n == t.n-1:
+			return t.last, nil
+		}
+		raw, err := t.leaf(n)
+		if err != nil {
+			return tlog.Hash{}, fmt.Errorf("leaf %d of the tree: %w", n, err)
+		}
+		return tlog.RecordHash(raw), nil
+	}
+	pos := x - (n+1)<<level
+	if pos < 0 || pos >= int64(len(t.hashes)) {
+		return tlog.Hash{}, fmt.Errorf("stored hash %d is not in the tree (%d leaves)", x, t.n)
+	}
+	return t.hashes[pos], nil
 }
 
 // Root returns the tree hash over the first n leaves.
