@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,11 +185,28 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 	return c, nil
 }
 
+// gcPercent is the Go garbage collector's target the ledger runs with when
+// GOGC is not set: the heap may grow 75% over what is live before a
+// collection (Go's default is 100%). The ledger's heap is mostly long-lived
+// indexes — NATS's subject index, the read models, the Merkle tree — so the
+// headroom is most of what a lower figure saves: about 12% of the resident
+// memory, for collections a third more often (Prometheus makes the same
+// choice). GOGC, and GOMEMLIMIT, still decide when set.
+const gcPercent = 75
+
+// defaultGC sets the collector's target to gcPercent unless GOGC is set.
+func defaultGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseServe("serve", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	defaultGC(getenv)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
