@@ -120,6 +120,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
+	defaultGC(getenv) // the rig's memory as serve's
 	for _, s := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -463,9 +464,6 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 		for _, m := range []struct {
 			gc, http bool
 		}{{true, true}, {false, true}, {true, false}} {
-			if !m.http && clients == 1 {
-				continue
-			}
 			r, err := b.newRig(ctx, m.gc)
 			if err != nil {
 				return nil, err
@@ -494,7 +492,7 @@ func (b *bencher) appends(ctx context.Context) ([]row, error) {
 			}
 			name := fmt.Sprintf("append via HTTP, %d client(s), group commit %s", clients, map[bool]string{true: "on", false: "off"}[m.gc])
 			if !m.http {
-				name = fmt.Sprintf("append in-process (command service), %d writers, group commit on", clients)
+				name = fmt.Sprintf("append in-process (command service), %d writer(s), group commit on", clients)
 			}
 			target := ""
 			switch {

@@ -27,11 +27,11 @@ func TestBenchSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	// 2 client counts × group commit on/off over HTTP, the in-process
-	// command path at 8, rebuild, memory, lag, 3 queries, 4 pages of the web
+	// 2 client counts × (group commit on/off over HTTP, the in-process
+	// command path), rebuild, memory, lag, 3 queries, 4 pages of the web
 	// workspace.
-	if len(rep.Rows) != 15 {
-		t.Fatalf("%d rows, want 15: %+v", len(rep.Rows), rep.Rows)
+	if len(rep.Rows) != 16 {
+		t.Fatalf("%d rows, want 16: %+v", len(rep.Rows), rep.Rows)
 	}
 	grouped := 0
 	for _, r := range rep.Rows {
