@@ -726,6 +726,12 @@ func (s *Store) Read(ctx context.Context, o ReadOptions, fn func(Stored) error) 
 			return ctx.Err()
 		}
 		for _, x := range c.items {
+			// Once ctx ends nothing more is handed over: a chunk the reader
+			// abandoned then has its done closed without being parsed, and
+			// the select above may take it.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if x.err != nil {
 				return x.err
 			}

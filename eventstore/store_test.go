@@ -484,6 +484,51 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 // TestLoadReadsLongHistoriesInOrder: a project's history longer than one
 // direct-get batch, interleaved with another project's events, loads whole
 // and in order.
+// A read whose context ends stops handing events to its caller: none comes
+// after the cancel — above all none the parsers never saw, which would come
+// without its envelope. (The reader once closed an abandoned chunk's done
+// channel, and the caller, selecting on it and on the context at once, could
+// take it for parsed.)
+func TestReadStopsAtTheCancel(t *testing.T) {
+	h := start(t, t.TempDir())
+	ctx := context.Background()
+	var last uint64
+	var prev string
+	for round := 0; round < 4; round++ {
+		var drafts []Draft
+		for i := 0; i < 500; i++ {
+			drafts = append(drafts, draft(domain.InspectionRecorded{Kind: "audit", Body: "b"}))
+		}
+		got, err := h.store.Append(ctx, AppendRequest{Project: "MANY", City: "330600", County: "330682", Expected: last, PrevHash: prev, Events: drafts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, prev = got[len(got)-1].Seq, got[len(got)-1].Envelope.Hash
+	}
+	for try := 0; try < 40; try++ {
+		rctx, cancel := context.WithCancel(ctx)
+		stopAt := uint64(1 + try*47%1900)
+		cancelled := false
+		err := h.store.Read(rctx, ReadOptions{Follow: true}, func(s Stored) error {
+			if s.Envelope == nil {
+				t.Fatalf("try %d: event %d handed over without its envelope", try, s.Seq)
+			}
+			if cancelled {
+				t.Fatalf("try %d: event %d handed over after the cancel at %d", try, s.Seq, stopAt)
+			}
+			if s.Seq == stopAt {
+				cancel()
+				cancelled = true
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("try %d: read ended with %v, want context.Canceled", try, err)
+		}
+	}
+}
+
 func TestLoadReadsLongHistoriesInOrder(t *testing.T) {
 	h := start(t, t.TempDir())
 	ctx := context.Background()
