@@ -72,8 +72,9 @@ func NewCheckpointer(src Stream, cps CheckpointLog, cfg CheckpointerConfig) *Che
 	c := &Checkpointer{src: src, log: cps, cfg: cfg}
 	c.signing.Store(true)
 	if g, ok := src.(leafSource); ok {
-		// The leaves' hashes are half the tree's memory, and a proof needs one
-		// or two of them: read those back from the stream instead.
+		// The three lowest levels hold seven eighths of the tree's hashes, and
+		// a proof needs a few of their nodes: those are hashed again from the
+		// events, read back from the stream (at most seven for a proof).
 		c.tree.ReadLeavesFrom(func(i int64) ([]byte, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -19,25 +19,32 @@ import (
 // Tree is an RFC 6962 Merkle tree over the events' stored bytes, leaf i
 // being the event at stream sequence i+1. It keeps every stored hash in
 // memory (about 64 bytes per event), or, once ReadLeavesFrom is called, the
-// hashes above the leaves only (about 32 bytes per event), hashing a leaf
-// again from the event's stored bytes when a root or proof needs it. It is
-// safe for concurrent use.
+// hashes of its nodes from level leafLevels up only (about 8 bytes per
+// event): a lower node's hash is computed again from the events' stored bytes
+// when a root or a proof needs it — up to 2^leafLevels-1 events read back for
+// a proof. It is safe for concurrent use.
 type Tree struct {
-	mu     sync.RWMutex // guards hashes, n, last
-	hashes []tlog.Hash  // the stored hashes in tlog's order; without the leaves' when leaf is set
+	mu     sync.RWMutex // guards hashes, n, edge
+	hashes []tlog.Hash  // the stored hashes in tlog's order, without those below level skip
 	n      int64
-	leaf   func(i int64) ([]byte, error) // leaf i's stored bytes, when the leaves' hashes are not kept
-	last   tlog.Hash                     // leaf n-1's hash, when leaf is set
+	skip   int                           // levels whose hashes are not kept: 0, or leafLevels once leaf is set
+	leaf   func(i int64) ([]byte, error) // leaf i's stored bytes, when skip > 0
+	edge   [leafLevels]tlog.Hash         // edge[l]: the hash of the last complete node of level l < skip
 }
 
-// ReadLeavesFrom makes the tree keep no leaf hashes from now on: leaf i's
-// hash is computed again from leaf(i), its stored bytes, when needed — the
-// sibling in an inclusion proof, the last leaf of a tree of odd size. Call it
-// before the first Append.
+// leafLevels is how many of the lowest levels a tree reading its leaves
+// back keeps no hashes of: the three lowest hold seven eighths of them.
+const leafLevels = 3
+
+// ReadLeavesFrom makes the tree keep no hashes of its lowest leafLevels
+// levels from now on: leaf i's stored bytes are read back through leaf when
+// a node there is needed — the siblings in an inclusion proof, the right
+// edge of a tree of another size. The nodes on the tree's own right edge are
+// kept, so appending reads nothing back. Call it before the first Append.
 func (t *Tree) ReadLeavesFrom(leaf func(i int64) ([]byte, error)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.leaf = leaf
+	t.leaf, t.skip = leaf, leafLevels
 }
 
 // Append adds the next event's stored bytes as leaf Size().
@@ -48,10 +55,12 @@ func (t *Tree) Append(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if t.leaf != nil {
-		t.last, hs = hs[0], hs[1:] // the leaf's own hash comes first
+	// hs holds the leaf's hash and those of the nodes it completes, one a
+	// level from level 0 up.
+	for l := 0; l < t.skip && l < len(hs); l++ {
+		t.edge[l] = hs[l]
 	}
-	t.hashes = append(t.hashes, hs...)
+	t.hashes = append(t.hashes, hs[min(t.skip, len(hs)):]...)
 	t.n++
 	return nil
 }
@@ -77,36 +86,50 @@ func (t *Tree) reader() tlog.HashReader {
 	})
 }
 
-// stored returns the stored hash of index x. Without the leaves' hashes,
-// the hash at (level, n), level ≥ 1, is preceded in tlog's order by the
-// hashes of the (n+1)·2^level leaves its subtree and those before it span,
-// so it sits that many places earlier in t.hashes.
+// stored returns the stored hash of index x, the node (level, n). Of the
+// stored hashes before it and it in tlog's order, those of a level l < skip
+// are the (n+1)·2^(level-l) nodes of level l its subtree and those before it
+// span, so a kept node sits that many places earlier in t.hashes.
 func (t *Tree) stored(x int64) (tlog.Hash, error) {
-	if t.leaf == nil {
-		if x >= int64(len(t.hashes)) {
-			return tlog.Hash{}, fmt.Errorf("stored hash %d is not in the tree (%d hashes)", x, len(t.hashes))
-		}
-		return t.hashes[x], nil
-	}
 	level, n := tlog.SplitStoredHashIndex(x)
-	if level == 0 {
+	if level < t.skip {
+		complete := t.n >> level // complete nodes of that level
 		switch {
-		case n >= t.n:
-			return tlog.Hash{}, fmt.Errorf("leaf %d is not in the tree (%d leaves)", n, t.n)
-		case n == t.n-1:
-			return t.last, nil
+		case n >= complete:
+			return tlog.Hash{}, fmt.Errorf("node %d of level %d is not in the tree (%d leaves)", n, level, t.n)
+		case n == complete-1:
+			return t.edge[level], nil
 		}
+		return t.computed(level, n)
+	}
+	pos := x
+	for l := 0; l < t.skip; l++ {
+		pos -= (n + 1) << (level - l)
+	}
+	if pos < 0 || pos >= int64(len(t.hashes)) {
+		return tlog.Hash{}, fmt.Errorf("stored hash %d is not in the tree (%d leaves)", x, t.n)
+	}
+	return t.hashes[pos], nil
+}
+
+// computed hashes node (level, n) from its leaves' stored bytes.
+func (t *Tree) computed(level int, n int64) (tlog.Hash, error) {
+	if level == 0 {
 		raw, err := t.leaf(n)
 		if err != nil {
 			return tlog.Hash{}, fmt.Errorf("leaf %d of the tree: %w", n, err)
 		}
 		return tlog.RecordHash(raw), nil
 	}
-	pos := x - (n+1)<<level
-	if pos < 0 || pos >= int64(len(t.hashes)) {
-		return tlog.Hash{}, fmt.Errorf("stored hash %d is not in the tree (%d leaves)", x, t.n)
+	left, err := t.computed(level-1, 2*n)
+	if err != nil {
+		return tlog.Hash{}, err
 	}
-	return t.hashes[pos], nil
+	right, err := t.computed(level-1, 2*n+1)
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	return tlog.NodeHash(left, right), nil
 }
 
 // Root returns the tree hash over the first n leaves.
