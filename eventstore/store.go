@@ -47,6 +47,10 @@ type Config struct {
 	// that arrive together are committed as one JetStream atomic batch, one
 	// fsync for all.
 	NoGroupCommit bool
+	// ReadOnly opens an existing stream as it is, creating and updating
+	// nothing: what verify and export do, with the reader's identity, which
+	// may not change streams.
+	ReadOnly bool
 }
 
 func (c *Config) defaults() {
@@ -116,6 +120,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	want := StreamConfig(cfg)
 	stream, err := js.Stream(ctx, cfg.Stream)
 	switch {
+	case cfg.ReadOnly && err != nil:
+		return nil, fmt.Errorf("open event store: stream %s: %w", cfg.Stream, err)
+	case cfg.ReadOnly:
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		stream, err = js.CreateStream(ctx, want)
 		if err != nil {
@@ -125,18 +132,26 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open event store: stream %s: %w", cfg.Stream, err)
 	default:
 		have := stream.CachedInfo().Config
-		if !have.DenyDelete || !have.DenyPurge || have.AllowRollup || !have.AllowAtomicPublish || have.Discard != jetstream.DiscardNew ||
-			have.MaxMsgsPerSubject != -1 || have.MaxAge != 0 || have.MaxMsgs != -1 || have.MaxBytes != -1 ||
-			have.Duplicates != want.Duplicates {
-			want.Replicas = have.Replicas
+		want.Replicas = have.Replicas
+		switch {
+		case !have.DenyDelete || !have.DenyPurge || have.AllowRollup || !have.AllowAtomicPublish || have.Discard != jetstream.DiscardNew ||
+			have.MaxMsgsPerSubject != -1 || have.MaxAge != 0 || have.MaxMsgs != -1 || have.MaxBytes != -1:
 			stream, err = js.UpdateStream(ctx, want)
 			if err != nil {
 				return nil, fmt.Errorf("open event store: stream %s lacks the ledger's immutability settings and cannot be updated: %w", cfg.Stream, err)
 			}
+		case have.Duplicates != want.Duplicates:
+			// The window bounds JetStream's memory, not what is stored: a
+			// stream this identity may not update keeps the one it has.
+			uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if updated, err := js.UpdateStream(uctx, want); err == nil {
+				stream = updated
+			}
+			cancel()
 		}
 	}
 	st := &Store{cfg: cfg, nc: nc, js: js, stream: stream}
-	if !cfg.NoGroupCommit {
+	if !cfg.NoGroupCommit && !cfg.ReadOnly {
 		st.group = newGroupCommit(st)
 	}
 	return st, nil
@@ -264,6 +279,9 @@ func (s *Store) Append(ctx context.Context, req AppendRequest) ([]Stored, error)
 	n := len(req.Events)
 	if n == 0 || n > maxBatch {
 		return nil, fmt.Errorf("append %d events to project %s: want 1 to %d", n, req.Project, maxBatch)
+	}
+	if s.cfg.ReadOnly {
+		return nil, fmt.Errorf("append to project %s: the event store was opened read-only", req.Project)
 	}
 	if req.Recorded.IsZero() {
 		req.Recorded = time.Now().UTC()

@@ -444,6 +444,34 @@ func TestReaderMayReadButNotWrite(t *testing.T) {
 	if err != nil || m.Subject != "ledger.330600.330682.P1.project_closed" {
 		t.Fatalf("reader's subscription: %v, %v", m, err)
 	}
+	// Opened read-only, as verify and export open it with the reader's
+	// identity: nothing is changed (the reader may not), even on a stream
+	// whose duplicate window is not the configured one, and it reads.
+	wcfg := StreamConfig(Config{})
+	wcfg.Duplicates = 10 * time.Minute
+	if _, err := st.js.UpdateStream(context.Background(), wcfg); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(context.Background(), rd, Config{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("reader opening the store read-only: %v", err)
+	}
+	if hist, err := ro.Load(context.Background(), "P1"); err != nil || len(hist) != 1 {
+		t.Fatalf("read-only store's history of P1: %d events, %v", len(hist), err)
+	}
+	if _, err := ro.Append(context.Background(), AppendRequest{Project: "P1", City: "330600", County: "330682", Expected: 1,
+		Events: []Draft{draft(domain.ProjectClosed{})}}); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("appending through a read-only store: %v, want a read-only refusal", err)
+	}
+	ro.Close()
+	if info, err := st.Info(context.Background()); err != nil || info.Config.Duplicates != 10*time.Minute {
+		t.Fatalf("after a read-only open: %v, %v; want the window left at 10m", info.Config.Duplicates, err)
+	}
+	nctx, ncancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // the reader may not even ask about it
+	defer ncancel()
+	if _, err := Open(nctx, rd, Config{ReadOnly: true, Stream: "NOPE"}); err == nil {
+		t.Fatal("opening a missing stream read-only: want an error")
+	}
 	rjs, _ := jetstream.New(rd)
 	pctx, pcancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer pcancel()

@@ -131,7 +131,7 @@ func (s *storeFlags) open(ctx context.Context, what string) (*eventstore.Store, 
 	}
 	nc := conn.nc
 	closeAll := func() { conn.close(); release() }
-	st, err := eventstore.Open(ctx, nc, eventstore.Config{})
+	st, err := eventstore.Open(ctx, nc, eventstore.Config{ReadOnly: true})
 	if err == nil {
 		var cps *eventstore.Checkpoints
 		cps, err = eventstore.OpenCheckpoints(ctx, nc, 1)
