@@ -190,8 +190,9 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 // collection (Go's default is 100%). The ledger's heap is mostly long-lived
 // indexes — NATS's subject index, the read models, the Merkle tree — so the
 // headroom is most of what a lower figure saves: about 12% of the resident
-// memory, for collections a third more often (Prometheus makes the same
-// choice). GOGC, and GOMEMLIMIT, still decide when set.
+// memory, for collections a third more often (Prometheus, whose heap is of
+// the same kind, went to 50 in v2.53). GOGC, and GOMEMLIMIT, still decide
+// when set.
 const gcPercent = 75
 
 // defaultGC sets the collector's target to gcPercent unless GOGC is set.
