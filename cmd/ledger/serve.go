@@ -188,9 +188,9 @@ func parseServe(name string, args []string, getenv func(string) string, stdout, 
 // gcPercent is the Go garbage collector's target the ledger runs with when
 // GOGC is not set: the heap may grow 75% over what is live before a
 // collection (Go's default is 100%). The ledger's heap is mostly long-lived
-// indexes — NATS's subject index, the read models, the Merkle tree — so the
-// headroom is most of what a lower figure saves: about 12% of the resident
-// memory, for collections a third more often (Prometheus, whose heap is of
+// indexes — NATS's subject index, the read models, the Merkle tree — and the
+// heap's ceiling (live × 1.75 against × 2) is an eighth lower, for
+// collections a third more often (Prometheus, whose heap is of
 // the same kind, went to 50 in v2.53). GOGC, and GOMEMLIMIT, still decide
 // when set.
 const gcPercent = 75
