@@ -377,9 +377,16 @@ func (s *Store) commit(ctx context.Context, req AppendRequest, msgs []*nats.Msg,
 }
 
 // publishBatch publishes msgs as one JetStream atomic batch and returns the
-// acknowledgement of its commit. It sets the batch headers on copies, so
-// that msgs can be published again on their own.
+// acknowledgement of its commit, leaving msgs as they were, so that they can
+// be published again on their own.
 func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.PubAck, error) {
+	return PublishAtomicBatch(ctx, s.nc, s.js, msgs)
+}
+
+// PublishAtomicBatch publishes msgs (at most 1,000) as one JetStream atomic
+// batch — all stored or none — and returns the acknowledgement of its commit.
+// It sets the batch headers on copies of msgs.
+func PublishAtomicBatch(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, msgs []*nats.Msg) (*jetstream.PubAck, error) {
 	id := nuid.Next()
 	for i, orig := range msgs {
 		m := nats.NewMsg(orig.Subject)
@@ -391,13 +398,13 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.
 		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		if i == len(msgs)-1 {
 			m.Header.Set("Nats-Batch-Commit", "1")
-			return s.js.PublishMsg(ctx, m)
+			return js.PublishMsg(ctx, m)
 		}
-		if err := s.nc.PublishMsg(m); err != nil {
+		if err := nc.PublishMsg(m); err != nil {
 			return nil, err
 		}
 	}
-	panic("unreachable")
+	return nil, errors.New("publish an atomic batch: no messages")
 }
 
 // findRetried looks after req.Expected for the events of req, stored by an

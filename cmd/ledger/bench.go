@@ -27,7 +27,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/zjfund/ledger/app"
 	"github.com/zjfund/ledger/audit"
@@ -676,22 +675,11 @@ func (b *bencher) rawGroupAppends(ctx context.Context, clients, size int) (float
 				group[0].done <- err
 				continue
 			}
-			batch := nuid.Next()
-			var ack *jetstream.PubAck
-			var err error
+			msgs := make([]*nats.Msg, len(group))
 			for i, p := range group {
-				m := msg(p)
-				m.Header.Set("Nats-Batch-Id", batch)
-				m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-				if i < len(group)-1 {
-					if err = nc.PublishMsg(m); err != nil {
-						break
-					}
-					continue
-				}
-				m.Header.Set("Nats-Batch-Commit", "1")
-				ack, err = js.PublishMsg(cctx, m)
+				msgs[i] = msg(p)
 			}
+			ack, err := eventstore.PublishAtomicBatch(cctx, nc, js, msgs)
 			for i, p := range group {
 				if err == nil {
 					last[p.p] = ack.Sequence - uint64(len(group)-1-i)
